@@ -1,0 +1,46 @@
+# ChatBili: `make run` starts the whole site, `make test` runs the whole suite.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 1
+PYTEST_ARGS ?=
+
+# The first Python >= 3.12 found: on PATH, then under pyenv (whose shims may be inactive).
+PYTHON ?= $(shell for candidate in python3.12 python3.13 python3 \
+	$$HOME/.pyenv/versions/3.12*/bin/python3 $$HOME/.pyenv/versions/3.13*/bin/python3; do \
+	  "$$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 \
+	  && { command -v "$$candidate" || echo "$$candidate"; } && break; done)
+
+.PHONY: run test lint format venv migrate clean-db help
+
+help:
+	@echo "make run     start the site (server + worker) on http://$(HOST):$(PORT)"
+	@echo "make test    run the whole test suite (lint + pytest)"
+	@echo "make lint    ruff check and format check"
+
+$(VENV)/.installed: requirements.txt
+	@test -n "$(PYTHON)" || { echo "Python >= 3.12 is required (python3.12 or python3.13 not found)"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+venv: $(VENV)/.installed
+
+run: venv
+	DEBUG=$${DEBUG:-true} exec $(PY) manage.py runsite --host $(HOST) --port $(PORT) --workers $(WORKERS)
+
+migrate: venv
+	DEBUG=$${DEBUG:-true} $(PY) manage.py migrate
+
+test: venv lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ChatbiliSiteConfig(AppConfig):
+    name = "chatbili_site"
+    verbose_name = "ChatBili"

