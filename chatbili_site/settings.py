@@ -170,6 +170,33 @@ BILIBILI_COMMENT_BASE = env.url("BILIBILI_COMMENT_BASE", "https://comment.bilibi
 BILIBILI_SHORTLINK_BASE = env.url("BILIBILI_SHORTLINK_BASE", "https://b23.tv")
 BCUT_API_BASE = env.url("BCUT_API_BASE", "https://member.bilibili.com/x/bcut/rubick-interface")
 
+# --- Ingestion --------------------------------------------------------------------------------
+# ASR for videos without subtitles: "bcut" (the free Bilibili 必剪 service) or "openai"
+# (any OpenAI-compatible /audio/transcriptions endpoint with segment timestamps).
+ASR_BACKEND = env.str("ASR_BACKEND", "bcut")
+if ASR_BACKEND not in ("bcut", "openai"):
+    raise ImproperlyConfigured(f"ASR_BACKEND: expected bcut or openai, got {ASR_BACKEND!r}")
+ASR_BASE_URL = env.url("ASR_BASE_URL", OPENAI_BASE_URL)
+ASR_API_KEY = env.str("ASR_API_KEY", OPENAI_API_KEY)
+ASR_MODEL = env.str("ASR_MODEL", "whisper-1")
+BCUT_POLL_INTERVAL_SECONDS = env.float("BCUT_POLL_INTERVAL_SECONDS", 2.0)
+BCUT_DEADLINE_SECONDS = env.float("BCUT_DEADLINE_SECONDS", 600.0, minimum=1.0)
+# Retries for Bilibili risk control (412, -352), timeouts and 5xx: attempts and first backoff.
+BILIBILI_RETRY_ATTEMPTS = env.int("BILIBILI_RETRY_ATTEMPTS", 4, minimum=1, maximum=10)
+BILIBILI_RETRY_BASE_DELAY_SECONDS = env.float("BILIBILI_RETRY_BASE_DELAY_SECONDS", 1.0)
+# Chunking (tokens counted with tiktoken's offline cl100k) and embedding batches.
+CHUNK_TARGET_TOKENS = env.int("CHUNK_TARGET_TOKENS", 300, minimum=20)
+CHUNK_MAX_TOKENS = env.int("CHUNK_MAX_TOKENS", 500, minimum=20)
+CHUNK_OVERLAP_TOKENS = env.int("CHUNK_OVERLAP_TOKENS", 40, minimum=0)
+if not CHUNK_OVERLAP_TOKENS < CHUNK_TARGET_TOKENS <= CHUNK_MAX_TOKENS:
+    raise ImproperlyConfigured(
+        "CHUNK_TARGET_TOKENS: must satisfy CHUNK_OVERLAP_TOKENS < CHUNK_TARGET_TOKENS <= CHUNK_MAX_TOKENS"
+    )
+EMBEDDING_BATCH_SIZE = env.int("EMBEDDING_BATCH_SIZE", 64, minimum=1, maximum=2048)
+EMBEDDING_BATCH_MAX_TOKENS = env.int("EMBEDDING_BATCH_MAX_TOKENS", 8000, minimum=100)
+EMBEDDING_CONCURRENCY = env.int("EMBEDDING_CONCURRENCY", 4, minimum=1, maximum=32)
+EMBEDDING_RETRY_ATTEMPTS = env.int("EMBEDDING_RETRY_ATTEMPTS", 4, minimum=1, maximum=10)
+
 # --- Logging ----------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):

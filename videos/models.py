@@ -62,6 +62,10 @@ class VideoPart(models.Model):
         max_length=16, choices=TranscriptSource.choices, default=TranscriptSource.NONE, blank=True
     )
     transcript_language = models.CharField(max_length=32, blank=True)
+    # {"bucket_seconds": 10, "counts": [..], "top_texts": [[[text, count], ..], ..], "total": n}
+    danmaku = models.JSONField(default=dict, blank=True)
+    ingest_started_at = models.DateTimeField(null=True, blank=True)
+    ingested_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
