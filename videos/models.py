@@ -64,8 +64,13 @@ class VideoPart(models.Model):
     transcript_language = models.CharField(max_length=32, blank=True)
     # {"bucket_seconds": 10, "counts": [..], "top_texts": [[[text, count], ..], ..], "total": n}
     danmaku = models.JSONField(default=dict, blank=True)
+    # [[start_ms, end_ms, text], ...]: the transcript the chunks were cut from (for exports).
+    transcript_cues = models.JSONField(default=list, blank=True)
     ingest_started_at = models.DateTimeField(null=True, blank=True)
     ingested_at = models.DateTimeField(null=True, blank=True)
+    # The worker running this part's pipeline and its last sign of life (see services.part_claim).
+    claimed_by = models.CharField(max_length=64, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -85,6 +90,19 @@ class VideoPart(models.Model):
     @property
     def is_ready(self) -> bool:
         return self.stage == self.Stage.READY
+
+    @property
+    def is_in_progress(self) -> bool:
+        return self.stage not in (self.Stage.READY, self.Stage.FAILED)
+
+    def progress_dict(self) -> dict:
+        return {
+            "bvid": self.video.bvid,
+            "page": self.page,
+            "stage": self.stage,
+            "percent": self.progress_percent,
+            "error": self.error_message,
+        }
 
 
 class Chunk(models.Model):

@@ -19,8 +19,10 @@ from django.core.management.base import BaseCommand
 from django.db import connections
 
 from chatbili_site.db import embedded
+from videos.services import requeue_stale_parts
 
 PR_SET_PDEATHSIG = 1
+REQUEUE_EVERY_SECONDS = 30
 
 
 def _die_with_parent() -> None:
@@ -91,12 +93,25 @@ class Command(BaseCommand):
         }
 
     def _wait(self, children: dict[str, subprocess.Popen]) -> None:
+        next_sweep = time.monotonic() + REQUEUE_EVERY_SECONDS
         while not self.stopping:
             for name, child in children.items():
                 if child.poll() is not None:
                     self.stderr.write(f"{name} exited with code {child.returncode}; stopping the site.")
                     return
+            if time.monotonic() >= next_sweep:
+                self._requeue_orphaned_jobs()
+                next_sweep = time.monotonic() + REQUEUE_EVERY_SECONDS
             time.sleep(0.3)
+
+    def _requeue_orphaned_jobs(self) -> None:
+        """Jobs whose worker died (no heartbeat) are queued again."""
+        try:
+            requeue_stale_parts()
+        except Exception as exc:  # noqa: BLE001 - the supervisor keeps running
+            self.stderr.write(f"could not requeue orphaned jobs: {exc}")
+        finally:
+            connections.close_all()
 
     def _stop_children(self, children: dict[str, subprocess.Popen]) -> None:
         for child in children.values():

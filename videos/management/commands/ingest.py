@@ -1,0 +1,73 @@
+"""`manage.py ingest <link> [<link> ...]`: run the pipeline here, with a progress bar per part."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.core.management.base import BaseCommand, CommandError
+
+from videos import services
+from videos.errors import VideoError
+from videos.ingest import part_ingest, video_submit
+from videos.models import VideoPart
+
+BAR_WIDTH = 30
+
+
+class Command(BaseCommand):
+    help = "Ingest Bilibili videos (any link form) now, in this process."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("links", nargs="+")
+        parser.add_argument("--all-parts", action="store_true", help="ingest every part, not only the linked one")
+        parser.add_argument("--force", action="store_true", help="ingest again even if the part is ready")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        failures = asyncio.run(self.ingest_all(options["links"], options["all_parts"], options["force"]))
+        if failures:
+            raise CommandError("\n".join(failures))
+
+    async def ingest_all(self, links: list[str], all_parts: bool, force: bool) -> list[str]:
+        failures = []
+        for link in links:
+            try:
+                part = await video_submit(link)
+            except VideoError as exc:
+                failures.append(f"{link}: {exc.message}")
+                continue
+            parts = [part]
+            if all_parts:
+                parts = [p async for p in VideoPart.objects.filter(video=part.video).select_related("video")]
+            for each in parts:
+                failure = await self.ingest_part(each, force)
+                if failure:
+                    failures.append(f"{link} p{each.page}: {failure}")
+        return failures
+
+    async def ingest_part(self, part: VideoPart, force: bool) -> str:
+        label = f"{part.video.bvid} p{part.page} {part.video.title[:30]}"
+        queued = await sync_to_async(services.part_ingest_enqueue)(part_id=part.pk, force=force, run_in_worker=False)
+        if not queued:
+            await part.arefresh_from_db()
+            if part.is_ready:
+                self.stdout.write(f"{label}: already ready (use --force to ingest again)")
+                return ""
+            return "already being ingested by a worker"
+        ran = await part_ingest(part.pk, on_progress=lambda progress: self.draw(label, progress))
+        self.stdout.write("")
+        await part.arefresh_from_db()
+        if not ran:
+            return "already being ingested by a worker"
+        if part.stage == VideoPart.Stage.FAILED:
+            return part.error_message
+        chunks = await part.chunks.acount()
+        self.stdout.write(self.style.SUCCESS(f"{label}: ready, {chunks} chunks ({part.transcript_source})"))
+        return ""
+
+    def draw(self, label: str, progress: dict) -> None:
+        filled = BAR_WIDTH * progress["percent"] // 100
+        bar = "#" * filled + "-" * (BAR_WIDTH - filled)
+        self.stdout.write(f"\r{label} [{bar}] {progress['percent']:3d}% {progress['stage']:<10}", ending="")
+        self.stdout.flush()

@@ -1,0 +1,220 @@
+"""Writes for videos: store metadata, queue and claim ingestion, replace a part's chunks.
+
+Pages, the API, consumers, tasks and commands all go through these functions.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from datetime import UTC, datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from videos.models import Chunk, Video, VideoPart
+from videos.search_text import search_terms
+from videos.types import ChunkDraft, Transcript, VideoInfo
+
+logger = logging.getLogger(__name__)
+
+# A claimed part whose worker has not been heard from for this long is taken to be orphaned.
+STALE_CLAIM_AFTER = timedelta(seconds=90)
+
+
+def worker_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@transaction.atomic
+def video_upsert(*, info: VideoInfo) -> Video:
+    """Create or update a video and all its parts from fresh metadata, in one transaction."""
+    published = datetime.fromtimestamp(info.published_at, tz=UTC) if info.published_at else None
+    video, _ = Video.objects.update_or_create(
+        bvid=info.bvid,
+        defaults={
+            "aid": info.aid,
+            "title": info.title[:500],
+            "description": info.description,
+            "owner_mid": info.owner_mid,
+            "owner_name": info.owner_name[:200],
+            "cover_url": info.cover_url[:500],
+            "duration_seconds": info.duration_seconds,
+            "published_at": published,
+            "stats": info.stats,
+        },
+    )
+    for part in info.parts:
+        existing = VideoPart.objects.filter(video=video, page=part.page).first()
+        if existing is not None and existing.cid != part.cid:
+            # The uploader replaced this part: what we had describes other footage.
+            existing.delete()
+            existing = None
+        if existing is None:
+            VideoPart.objects.create(
+                video=video,
+                page=part.page,
+                cid=part.cid,
+                title=part.title[:500],
+                duration_seconds=part.duration_seconds,
+            )
+        else:
+            VideoPart.objects.filter(pk=existing.pk).update(
+                title=part.title[:500], duration_seconds=part.duration_seconds
+            )
+    return video
+
+
+def part_ingest_enqueue(*, part_id: int, force: bool = False, run_in_worker: bool = True) -> bool:
+    """Queue the part's pipeline unless it is ready (and not forced) or already running.
+
+    Concurrent calls are serialized on the part's row, so only one of them queues a job.
+    With `run_in_worker=False` the part is only reset to queued, for a caller that runs the
+    pipeline itself (`manage.py ingest`). Returns whether the part was queued.
+    """
+    from videos.tasks import ingest_part_task
+
+    with transaction.atomic():
+        part = VideoPart.objects.select_for_update().get(pk=part_id)
+        if part.is_ready and not force:
+            return False
+        if part.is_in_progress and not _claim_is_stale(part):
+            return False
+        VideoPart.objects.filter(pk=part.pk).update(
+            stage=VideoPart.Stage.QUEUED,
+            progress_percent=0,
+            error_message="",
+            claimed_by="",
+            heartbeat_at=timezone.now(),
+            ingest_started_at=timezone.now(),
+        )
+        if run_in_worker:
+            transaction.on_commit(lambda: ingest_part_task.enqueue(part_id))
+    return True
+
+
+def _claim_is_stale(part: VideoPart) -> bool:
+    return part.heartbeat_at is None or timezone.now() - part.heartbeat_at > STALE_CLAIM_AFTER
+
+
+def part_claim(*, part_id: int, worker: str) -> bool:
+    """Atomically take a queued or running part for this worker, unless a live worker has it.
+
+    A ready or failed part is not taken, so a duplicate job for it ends at once.
+    """
+    stale_before = timezone.now() - STALE_CLAIM_AFTER
+    claimed = (
+        VideoPart.objects.filter(pk=part_id)
+        .exclude(stage__in=[VideoPart.Stage.READY, VideoPart.Stage.FAILED])
+        .filter(Q(claimed_by="") | Q(claimed_by=worker) | Q(heartbeat_at__lt=stale_before))
+        .update(claimed_by=worker, heartbeat_at=timezone.now())
+    )
+    return claimed == 1
+
+
+def part_progress_save(*, part_id: int, worker: str, stage: str, percent: int, error: str = "") -> VideoPart | None:
+    """Record a stage change or progress (and heartbeat) if this worker still holds the claim."""
+    updated = VideoPart.objects.filter(pk=part_id, claimed_by=worker).update(
+        stage=stage, progress_percent=max(0, min(100, percent)), error_message=error, heartbeat_at=timezone.now()
+    )
+    if not updated:
+        return None
+    return VideoPart.objects.select_related("video").get(pk=part_id)
+
+
+def part_fail(*, part_id: int, worker: str, message: str) -> VideoPart | None:
+    with transaction.atomic():
+        part = part_progress_save(
+            part_id=part_id, worker=worker, stage=VideoPart.Stage.FAILED, percent=0, error=message[:2000]
+        )
+        VideoPart.objects.filter(pk=part_id, claimed_by=worker).update(claimed_by="")
+    return part
+
+
+def part_release(*, part_id: int, worker: str) -> None:
+    VideoPart.objects.filter(pk=part_id, claimed_by=worker).update(claimed_by="")
+
+
+def requeue_stale_parts() -> list[int]:
+    """Queue again every part whose worker died mid-pipeline (no heartbeat for STALE_CLAIM_AFTER)."""
+    stale_before = timezone.now() - STALE_CLAIM_AFTER
+    stale_ids = list(
+        VideoPart.objects.exclude(stage__in=[VideoPart.Stage.READY, VideoPart.Stage.FAILED])
+        .filter(Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True))
+        .values_list("pk", flat=True)
+    )
+    requeued = [part_id for part_id in stale_ids if part_ingest_enqueue(part_id=part_id)]
+    if requeued:
+        logger.warning("requeued orphaned ingestion for parts %s", requeued)
+    return requeued
+
+
+@transaction.atomic
+def part_chunks_replace(
+    *,
+    part_id: int,
+    worker: str | None,
+    transcript: Transcript,
+    drafts: list[ChunkDraft],
+    vectors: list[list[float]],
+    space: str,
+) -> VideoPart:
+    """Swap in a part's new transcript and chunks at once and mark it ready.
+
+    Readers see the old set or the new one, never a mix. With a worker given, the swap only
+    happens while that worker still holds the claim.
+    """
+    if len(vectors) != len(drafts):
+        raise ValueError(f"{len(drafts)} chunks but {len(vectors)} embeddings")
+    part = VideoPart.objects.select_for_update().select_related("video").get(pk=part_id)
+    if worker is not None and part.claimed_by != worker:
+        raise PermissionError(f"worker {worker} no longer holds part {part_id}")
+    Chunk.objects.filter(part=part).delete()
+    Chunk.objects.bulk_create(
+        Chunk(
+            part=part,
+            ordinal=ordinal,
+            start_ms=draft.start_ms,
+            end_ms=draft.end_ms,
+            text=draft.text,
+            token_count=draft.token_count,
+            embedding=vector,
+            embedding_model=space,
+        )
+        for ordinal, (draft, vector) in enumerate(zip(drafts, vectors, strict=True))
+    )
+    _chunks_search_vector_fill(part_id=part.pk)
+    part.transcript_cues = [[cue.start_ms, cue.end_ms, cue.text] for cue in transcript.cues]
+    part.transcript_source = transcript.source
+    part.transcript_language = transcript.language[:32]
+    part.stage = VideoPart.Stage.READY
+    part.progress_percent = 100
+    part.error_message = ""
+    part.ingested_at = timezone.now()
+    part.heartbeat_at = timezone.now()
+    part.claimed_by = ""
+    part.save()
+    return part
+
+
+def _chunks_search_vector_fill(*, part_id: int) -> None:
+    """Fill the keyword field of every chunk of the part in one statement."""
+    rows = list(Chunk.objects.filter(part_id=part_id).values_list("pk", "text"))
+    if not rows:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Chunk._meta.db_table} AS c SET search_vector = to_tsvector('simple', v.terms) "  # noqa: S608
+            "FROM unnest(%s::bigint[], %s::text[]) AS v(id, terms) WHERE c.id = v.id",
+            [[pk for pk, _ in rows], [search_terms(text) for _, text in rows]],
+        )
+
+
+def part_embeddings_replace(*, part_id: int, vectors_by_chunk: dict[int, list[float]], space: str) -> int:
+    """Store re-computed embeddings for a part's chunks in one transaction (used by `reembed`)."""
+    with transaction.atomic():
+        for chunk_id, vector in vectors_by_chunk.items():
+            Chunk.objects.filter(pk=chunk_id, part_id=part_id).update(embedding=vector, embedding_model=space)
+    return len(vectors_by_chunk)
