@@ -1,0 +1,100 @@
+"""A local stand-in for an OpenAI-compatible `POST /v1/audio/transcriptions`.
+
+    fake = FakeOpenAIASR(segments=[...], failures=[429, 429])
+    fake_server(fake.app, ASR_BASE_URL="/v1")
+
+`failures` lists statuses answered, in order, before the real reply (429-then-success and so on).
+`response_format=verbose_json` gets {task, language, duration, text, segments}; anything else gets
+only {"text"}, as the real API does. Every multipart upload is recorded.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+
+@dataclass
+class ReceivedUpload:
+    fields: dict[str, list[str]]
+    filename: str
+    content_type: str
+    data: bytes
+    authorization: str
+
+
+@dataclass
+class FakeOpenAIASR:
+    segments: list[dict[str, Any]] = field(default_factory=list)
+    language: str = "chinese"
+    api_key: str = "test-asr-key"  # the expected Bearer token; "" accepts a request without one
+    failures: list[int] = field(default_factory=list)
+    reply: dict[str, Any] | None = None  # a raw JSON reply instead of the verbose_json built here
+    attempts: int = 0
+    uploads: list[ReceivedUpload] = field(default_factory=list)
+
+    @property
+    def app(self) -> Starlette:
+        return Starlette(routes=[Route("/v1/audio/transcriptions", self.transcriptions, methods=["POST"])])
+
+    async def transcriptions(self, request: Request) -> Response:
+        self.attempts += 1
+        authorization = request.headers.get("authorization", "")
+        if self.api_key and authorization != f"Bearer {self.api_key}":
+            return _error(401, "Incorrect API key provided", "invalid_request_error")
+        if self.attempts <= len(self.failures):
+            status = self.failures[self.attempts - 1]
+            return _error(status, f"fake failure {status}", "rate_limit_error" if status == 429 else "server_error")
+        upload = _parse_upload(await request.body(), request.headers.get("content-type", ""), authorization)
+        if upload is None:
+            return _error(400, "Could not parse multipart form", "invalid_request_error")
+        self.uploads.append(upload)
+        if self.reply is not None:
+            return JSONResponse(self.reply)
+        text = "".join(segment["text"] for segment in self.segments)
+        if upload.fields.get("response_format") != ["verbose_json"]:
+            return JSONResponse({"text": text})
+        duration = max((segment["end"] for segment in self.segments), default=0.0)
+        segments = [{"id": index, "seek": 0, **segment} for index, segment in enumerate(self.segments)]
+        body = {"task": "transcribe", "language": self.language, "duration": duration, "text": text}
+        return JSONResponse({**body, "segments": segments})
+
+
+def _error(status: int, message: str, kind: str) -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "type": kind, "param": None, "code": None}}, status)
+
+
+def _parse_upload(body: bytes, content_type: str, authorization: str) -> ReceivedUpload | None:
+    """A minimal multipart/form-data reader (python-multipart is not installed)."""
+    match = re.search(r'boundary="?([^";]+)"?', content_type)
+    if not content_type.startswith("multipart/form-data") or match is None:
+        return None
+    fields: dict[str, list[str]] = {}
+    file: tuple[str, str, bytes] | None = None
+    for part in body.split(b"--" + match.group(1).encode())[1:-1]:
+        head, _, data = part.removeprefix(b"\r\n").partition(b"\r\n\r\n")
+        data = data.removesuffix(b"\r\n")
+        headers = _part_headers(head)
+        params = dict(re.findall(r'(\w+)="([^"]*)"', headers.get("content-disposition", "")))
+        if "filename" in params:
+            file = (params["filename"], headers.get("content-type", ""), data)
+        elif "name" in params:
+            fields.setdefault(params["name"], []).append(data.decode())
+    if file is None:
+        return None
+    return ReceivedUpload(fields, file[0], file[1], file[2], authorization)
+
+
+def _part_headers(head: bytes) -> dict[str, str]:
+    headers = {}
+    for line in head.decode().split("\r\n"):
+        name, colon, value = line.partition(":")
+        if colon:
+            headers[name.strip().lower()] = value.strip()
+    return headers
