@@ -1,0 +1,328 @@
+"""The one module that turns text into vectors.
+
+With OPENAI_API_KEY set, texts go to the OpenAI-compatible `/embeddings` endpoint at
+OPENAI_BASE_URL (model EMBEDDING_MODEL), in batches bounded by EMBEDDING_BATCH_SIZE inputs and
+EMBEDDING_BATCH_MAX_TOKENS tokens, EMBEDDING_CONCURRENCY at a time, each retried on 429, 5xx and
+connection errors up to EMBEDDING_RETRY_ATTEMPTS times.
+
+`dimensions=EMBEDDING_DIMENSIONS` is always sent first. Models that do not take it (OpenAI's
+ada-002, many self-hosted ones) answer 400 or 422; the request is then repeated once without it,
+and the rest of the call leaves it out. Either way every vector must come back with exactly
+EMBEDDING_DIMENSIONS numbers, or the call fails with a permanent error that names the size the
+server returned.
+
+Without a key, a deterministic offline embedder (hashed character n-grams) stands in, so the
+site works with no network at all. Vectors of the two never mix: `embedding_space()` names the
+space a vector belongs to, and every vector query filters on it.
+
+All vectors are zero-padded to the width of the database column (cosine is unchanged).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import logging
+import math
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import openai
+from django.conf import settings
+
+from videos.errors import VideoError
+from videos.models import EMBEDDING_COLUMN_DIMENSIONS
+from videos.search_text import text_runs
+from videos.tokens import count_tokens, prefix_within_tokens
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int], Awaitable[None] | None]
+
+OFFLINE_MODEL = "offline-ngram-v1"
+# OpenAI's embedding models take at most 8192 tokens per input; longer inputs are cut.
+MAX_INPUT_TOKENS = 8191
+RETRYABLE_STATUS_CODES = frozenset({408, 409, 429})
+MAX_RETRY_DELAY_SECONDS = 30.0
+
+
+def embedding_space() -> str:
+    """The key of the vector space `embed_texts` produces now: "<model>@<dimensions>"."""
+    model = settings.EMBEDDING_MODEL if settings.OPENAI_API_KEY else OFFLINE_MODEL
+    return f"{model}@{settings.EMBEDDING_DIMENSIONS}"
+
+
+async def embed_texts(texts: Sequence[str], *, on_progress: ProgressCallback | None = None) -> list[list[float]]:
+    """One vector per text, in input order, each EMBEDDING_COLUMN_DIMENSIONS long (zero-padded).
+
+    `on_progress(done, total)` (plain or async) is called with counts of texts as batches finish.
+    Raises VideoError(code="embedding_failed") when the endpoint keeps failing.
+    """
+    texts = list(texts)
+    for position, text in enumerate(texts):
+        if not text.strip():
+            raise ValueError(f"text {position} is empty; there is nothing to embed")
+    if not texts:
+        return []
+    if settings.OPENAI_API_KEY:
+        vectors = await _embed_with_api(texts, on_progress)
+    else:
+        vectors = await _embed_offline(texts, on_progress)
+    return [pad_vector(vector) for vector in vectors]
+
+
+def pad_vector(vector: Sequence[float]) -> list[float]:
+    """Zero-pad a vector to the width of the database column."""
+    if len(vector) > EMBEDDING_COLUMN_DIMENSIONS:
+        raise ValueError(f"a {len(vector)}-dimensional vector does not fit in {EMBEDDING_COLUMN_DIMENSIONS}")
+    return [*vector, *([0.0] * (EMBEDDING_COLUMN_DIMENSIONS - len(vector)))]
+
+
+async def _report(on_progress: ProgressCallback | None, done: int, total: int) -> None:
+    if on_progress is not None:
+        result = on_progress(done, total)
+        if inspect.isawaitable(result):
+            await result
+
+
+# --- Batches ----------------------------------------------------------------------------------
+
+
+def embedding_batches(token_counts: Sequence[int], *, max_inputs: int, max_tokens: int) -> list[list[int]]:
+    """Split input positions into consecutive batches of at most `max_inputs` inputs and
+    `max_tokens` tokens. An input bigger than `max_tokens` goes alone in its batch.
+    """
+    batches: list[list[int]] = []
+    current: list[int] = []
+    current_tokens = 0
+    for position, tokens in enumerate(token_counts):
+        if current and (len(current) >= max_inputs or current_tokens + tokens > max_tokens):
+            batches.append(current)
+            current, current_tokens = [], 0
+        current.append(position)
+        current_tokens += tokens
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _within_input_limit(text: str) -> str:
+    length = prefix_within_tokens(text, MAX_INPUT_TOKENS)
+    if length < len(text):
+        logger.warning("embedding input cut from %d to %d characters (token limit)", len(text), length)
+    return text[:length]
+
+
+# --- The OpenAI-compatible endpoint ------------------------------------------------------------
+
+
+@dataclass
+class _CallState:
+    """Shared by the batches of one call: whether `dimensions` is still sent."""
+
+    send_dimensions: bool = True
+
+
+class _BadResponse(Exception):
+    """The endpoint answered, but not with one embedding per input."""
+
+
+def _api_client() -> openai.AsyncOpenAI:
+    """A client per call: an AsyncOpenAI client is bound to the event loop that first used it.
+
+    Its HTTP client goes through OUTBOUND_PROXY when set and ignores proxy environment variables,
+    like every other outgoing client (videos.http). Retries are ours, so the SDK's are off.
+    """
+    http_client = openai.DefaultAsyncHttpxClient(proxy=settings.OUTBOUND_PROXY or None, trust_env=False)
+    return openai.AsyncOpenAI(
+        api_key=settings.OPENAI_API_KEY,
+        base_url=settings.OPENAI_BASE_URL,
+        timeout=settings.LLM_TIMEOUT_SECONDS,
+        max_retries=0,
+        http_client=http_client,
+    )
+
+
+async def _embed_with_api(texts: list[str], on_progress: ProgressCallback | None) -> list[list[float]]:
+    inputs = [_within_input_limit(text) for text in texts]
+    batches = embedding_batches(
+        [count_tokens(text) for text in inputs],
+        max_inputs=settings.EMBEDDING_BATCH_SIZE,
+        max_tokens=settings.EMBEDDING_BATCH_MAX_TOKENS,
+    )
+    vectors: list[list[float]] = [[] for _ in inputs]
+    semaphore = asyncio.Semaphore(settings.EMBEDDING_CONCURRENCY)
+    state = _CallState()
+    done = 0
+
+    async def run(client: openai.AsyncOpenAI, batch: list[int]) -> None:
+        nonlocal done
+        async with semaphore:
+            batch_vectors = await _embed_batch(client, [inputs[position] for position in batch], state)
+        for position, vector in zip(batch, batch_vectors, strict=True):
+            vectors[position] = vector
+        done += len(batch)
+        await _report(on_progress, done, len(inputs))
+
+    async with _api_client() as client:
+        await _gather_or_cancel([run(client, batch) for batch in batches])
+    return vectors
+
+
+async def _gather_or_cancel(coroutines: list[Awaitable[None]]) -> None:
+    """Run all; on the first failure cancel the rest and raise that failure (not a group)."""
+    tasks = [asyncio.ensure_future(coroutine) for coroutine in coroutines]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+async def _embed_batch(client: openai.AsyncOpenAI, inputs: list[str], state: _CallState) -> list[list[float]]:
+    attempts = settings.EMBEDDING_RETRY_ATTEMPTS
+    attempt = 0
+    while True:
+        attempt += 1
+        sent_dimensions = state.send_dimensions
+        try:
+            return await _request_embeddings(client, inputs, send_dimensions=sent_dimensions)
+        except openai.APIStatusError as exc:
+            if exc.status_code in (400, 422) and sent_dimensions:
+                logger.info("embedding endpoint refused `dimensions` (%s); retrying without it", exc.status_code)
+                state.send_dimensions = False
+                attempt -= 1  # a different request, not a retry
+                continue
+            if not _is_retryable(exc.status_code):
+                raise _failure(exc, permanent=True) from exc
+            error: Exception = exc
+        except (openai.APIConnectionError, _BadResponse) as exc:
+            error = exc
+        if attempt >= attempts:
+            raise _failure(error, permanent=False) from error
+        delay = _retry_delay(attempt, error)
+        logger.warning("embedding batch failed (%s); retry %d/%d in %.1fs", error, attempt, attempts - 1, delay)
+        await asyncio.sleep(delay)
+
+
+async def _request_embeddings(
+    client: openai.AsyncOpenAI, inputs: list[str], *, send_dimensions: bool
+) -> list[list[float]]:
+    dimensions = settings.EMBEDDING_DIMENSIONS
+    response = await client.embeddings.create(
+        model=settings.EMBEDDING_MODEL,
+        input=inputs,
+        encoding_format="float",
+        **({"dimensions": dimensions} if send_dimensions else {}),
+    )
+    by_index = {item.index: item.embedding for item in response.data}
+    if len(response.data) != len(inputs) or sorted(by_index) != list(range(len(inputs))):
+        raise _BadResponse(f"{len(response.data)} embeddings for {len(inputs)} inputs")
+    vectors = [list(by_index[index]) for index in range(len(inputs))]
+    for vector in vectors:
+        if len(vector) != dimensions:
+            raise VideoError(
+                "embedding_dimensions_mismatch",
+                f"向量模型返回 {len(vector)} 维向量，与 EMBEDDING_DIMENSIONS={dimensions} 不符",
+                f"The embedding model returned {len(vector)} dimensions, but EMBEDDING_DIMENSIONS is {dimensions}",
+                permanent=True,
+            )
+    return vectors
+
+
+def _is_retryable(status_code: int) -> bool:
+    return status_code in RETRYABLE_STATUS_CODES or status_code >= 500
+
+
+def _retry_delay(attempt: int, error: Exception) -> float:
+    """Exponential backoff from EMBEDDING_RETRY_BASE_DELAY_SECONDS, or the server's Retry-After."""
+    base = getattr(settings, "EMBEDDING_RETRY_BASE_DELAY_SECONDS", 1.0)
+    delay = base * 2 ** (attempt - 1)
+    if isinstance(error, openai.APIStatusError):
+        retry_after = _retry_after_seconds(error.response.headers)
+        if retry_after is not None:
+            delay = retry_after
+    return min(delay, MAX_RETRY_DELAY_SECONDS)
+
+
+def _retry_after_seconds(headers: object) -> float | None:
+    get = getattr(headers, "get", None)
+    if get is None:
+        return None
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        try:
+            return max(0.0, float(get(name)) * scale)
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+def _failure(error: Exception, *, permanent: bool) -> VideoError:
+    detail = getattr(error, "message", None) or str(error)
+    status = getattr(error, "status_code", None)
+    reason = f"HTTP {status}: {detail}" if status else detail
+    return VideoError(
+        "embedding_failed",
+        f"向量化服务请求失败：{reason}",
+        f"The embedding request failed: {reason}",
+        permanent=permanent,
+    )
+
+
+# --- The offline embedder ---------------------------------------------------------------------
+
+# Characters too common to say anything on their own; n-grams made only of them are skipped too.
+OFFLINE_STOP_CHARS = frozenset("的了是在我你他她它这那有和就都也吗呢吧啊呀么个之与及或")
+NGRAM_SIZES = (1, 2, 3)
+# Feature weights by kind: n-gram size, "w" word, "t" whole text (when nothing else is left).
+# Longer n-grams are rarer and say more; single characters are noisy.
+_FEATURE_WEIGHTS = {"1": 0.4, "2": 1.0, "3": 0.8, "w": 1.0, "t": 1.0}
+
+
+async def _embed_offline(texts: list[str], on_progress: ProgressCallback | None) -> list[list[float]]:
+    dimensions = settings.EMBEDDING_DIMENSIONS
+    step = settings.EMBEDDING_BATCH_SIZE
+    vectors: list[list[float]] = []
+    for start in range(0, len(texts), step):
+        batch = texts[start : start + step]
+        vectors += await asyncio.to_thread(lambda batch=batch: [offline_embedding(text, dimensions) for text in batch])
+        await _report(on_progress, len(vectors), len(texts))
+    return vectors
+
+
+def offline_embedding(text: str, dimensions: int) -> list[float]:
+    """A deterministic, L2-normalised vector of hashed features (no network, no model).
+
+    Features are character 1-, 2- and 3-grams of CJK runs and lower-cased words elsewhere, each
+    added with a stable signed hash (blake2b) and a sublinear weight (1 + log tf).
+    """
+    counts = Counter(_offline_features(text)) or Counter({("t", text.strip()): 1})
+    vector = [0.0] * dimensions
+    for (kind, feature), count in counts.items():
+        slot, sign = _feature_slot(f"{kind}:{feature}", dimensions)
+        vector[slot] += sign * _FEATURE_WEIGHTS[kind] * (1.0 + math.log(count))
+    norm = math.sqrt(sum(value * value for value in vector))
+    return [value / norm for value in vector] if norm else vector
+
+
+def _offline_features(text: str) -> Iterator[tuple[str, str]]:
+    for run, is_cjk in text_runs(text):
+        if not is_cjk:
+            yield "w", run
+            continue
+        for size in NGRAM_SIZES:
+            for start in range(len(run) - size + 1):
+                gram = run[start : start + size]
+                if not set(gram) <= OFFLINE_STOP_CHARS:
+                    yield str(size), gram
+
+
+@lru_cache(maxsize=131072)
+def _feature_slot(feature: str, dimensions: int) -> tuple[int, float]:
+    digest = int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=8).digest(), "big")
+    return digest % dimensions, 1.0 if digest >> 63 else -1.0
