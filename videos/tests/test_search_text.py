@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import doctest
+
 import pytest
 from django.db import connection
 
+from videos import search_text
 from videos.search_text import search_query_terms, search_terms, text_runs
+
+
+def test_the_docstring_examples_hold() -> None:
+    assert doctest.testmod(search_text).failed == 0
 
 
 @pytest.mark.parametrize(
