@@ -76,12 +76,17 @@ def _retry_delay(attempt: int, response: httpx.Response | None) -> float:
 
 
 async def _send(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response:
-    """One request, retried on network errors, 429 and 5xx. The last retryable response is returned."""
+    """One request, retried on connection errors, 429 and 5xx. The last retryable response is returned."""
     attempts = max(1, int(getattr(settings, "ASR_RETRY_ATTEMPTS", 4)))
     for attempt in range(attempts):
         response: httpx.Response | None = None
         try:
             response = await client.request(method, url, **kwargs)
+        except httpx.ReadTimeout as exc:
+            # The server may still be working: do not pay for the upload twice.
+            raise _asr_error(
+                "语音识别服务没有及时响应，请稍后重试", "The speech recognition service did not answer in time"
+            ) from exc
         except httpx.TransportError as exc:
             if attempt + 1 == attempts:
                 raise _asr_error(
@@ -338,7 +343,7 @@ def cues_from_bcut_result(result: str | dict[str, Any]) -> list[Cue]:
     """
     try:
         payload = json.loads(result) if isinstance(result, str | bytes) else result
-        utterances = payload["utterances"] if payload else []
+        utterances = payload["utterances"]
         return _sorted_cues(
             [_make_cue(int(item["start_time"]), int(item["end_time"]), str(item["transcript"])) for item in utterances]
         )

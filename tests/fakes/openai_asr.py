@@ -10,6 +10,7 @@ only {"text"}, as the real API does. Every multipart upload is recorded.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,7 @@ class FakeOpenAIASR:
     api_key: str = "test-asr-key"  # the expected Bearer token; "" accepts a request without one
     failures: list[int] = field(default_factory=list)
     reply: dict[str, Any] | None = None  # a raw JSON reply instead of the verbose_json built here
+    delay_seconds: float = 0.0  # wait this long before answering (timeouts)
     attempts: int = 0
     uploads: list[ReceivedUpload] = field(default_factory=list)
 
@@ -45,6 +47,7 @@ class FakeOpenAIASR:
 
     async def transcriptions(self, request: Request) -> Response:
         self.attempts += 1
+        await asyncio.sleep(self.delay_seconds)
         authorization = request.headers.get("authorization", "")
         if self.api_key and authorization != f"Bearer {self.api_key}":
             return _error(401, "Incorrect API key provided", "invalid_request_error")

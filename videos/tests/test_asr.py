@@ -328,6 +328,17 @@ async def test_unreachable_service_is_a_temporary_asr_error(settings: Any) -> No
     assert "Cannot reach" in caught.value.message_en
 
 
+@pytest.mark.asyncio
+async def test_openai_read_timeout_is_not_retried(openai_asr: FakeOpenAIASR, settings: Any) -> None:
+    openai_asr.delay_seconds = 1.0
+    settings.ASR_TIMEOUT_SECONDS = 0.2
+    with pytest.raises(VideoError) as caught:
+        await transcribe_audio(audio_of(10))
+    assert (caught.value.code, caught.value.permanent) == ("asr_failed", False)
+    assert "did not answer in time" in caught.value.message_en
+    assert openai_asr.attempts == 1
+
+
 @pytest.mark.parametrize(
     ("payload", "expected"),
     [
