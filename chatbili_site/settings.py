@@ -179,6 +179,9 @@ if ASR_BACKEND not in ("bcut", "openai"):
 ASR_BASE_URL = env.url("ASR_BASE_URL", OPENAI_BASE_URL)
 ASR_API_KEY = env.str("ASR_API_KEY", OPENAI_API_KEY)
 ASR_MODEL = env.str("ASR_MODEL", "whisper-1")
+ASR_TIMEOUT_SECONDS = env.float("ASR_TIMEOUT_SECONDS", 300.0, minimum=1.0)
+ASR_RETRY_ATTEMPTS = env.int("ASR_RETRY_ATTEMPTS", 4, minimum=1, maximum=10)
+ASR_RETRY_BASE_DELAY_SECONDS = env.float("ASR_RETRY_BASE_DELAY_SECONDS", 1.0)
 BCUT_POLL_INTERVAL_SECONDS = env.float("BCUT_POLL_INTERVAL_SECONDS", 2.0)
 BCUT_DEADLINE_SECONDS = env.float("BCUT_DEADLINE_SECONDS", 600.0, minimum=1.0)
 # Retries for Bilibili risk control (412, -352), timeouts and 5xx: attempts and first backoff.

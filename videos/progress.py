@@ -24,5 +24,5 @@ async def progress_publish(progress: dict) -> None:
         return
     try:
         await layer.group_send(video_group_name(progress["bvid"]), {"type": "ingest.progress", **progress})
-    except Exception:  # noqa: BLE001 - progress is best effort; the part row holds the truth
+    except Exception:
         logger.warning("could not publish ingestion progress for %s", progress.get("bvid"), exc_info=True)
