@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import openai
 from django.conf import settings
 
 BROWSER_USER_AGENT = (
@@ -20,4 +21,22 @@ def outbound_client(*, timeout: float = 20.0, **kwargs: Any) -> httpx.AsyncClien
         proxy=settings.OUTBOUND_PROXY or None,
         trust_env=False,
         **kwargs,
+    )
+
+
+def openai_client(*, timeout: float | None = None, max_retries: int = 0) -> openai.AsyncOpenAI:
+    """An AsyncOpenAI client for the configured OpenAI-compatible endpoint (chat and embeddings).
+
+    Make one per call or per connection: a client is bound to the event loop that first used it.
+    The SDK has its own HTTP stack (httpx2); the proxy goes through its `http_client` option,
+    with proxy environment variables ignored like every other outgoing client. Retries are the
+    caller's, so the SDK's are off by default.
+    """
+    http_client = openai.DefaultAsyncHttpxClient(proxy=settings.OUTBOUND_PROXY or None, trust_env=False)
+    return openai.AsyncOpenAI(
+        api_key=settings.OPENAI_API_KEY or "offline",
+        base_url=settings.OPENAI_BASE_URL,
+        timeout=timeout or settings.LLM_TIMEOUT_SECONDS,
+        max_retries=max_retries,
+        http_client=http_client,
     )
