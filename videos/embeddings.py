@@ -34,6 +34,7 @@ import openai
 from django.conf import settings
 
 from videos.errors import VideoError
+from videos.http import openai_client
 from videos.models import EMBEDDING_COLUMN_DIMENSIONS
 from videos.search_text import text_runs
 from videos.tokens import count_tokens, prefix_within_tokens
@@ -130,22 +131,6 @@ class _BadResponse(Exception):
     """The endpoint answered, but not with one embedding per input."""
 
 
-def _api_client() -> openai.AsyncOpenAI:
-    """A client per call: an AsyncOpenAI client is bound to the event loop that first used it.
-
-    Its HTTP client goes through OUTBOUND_PROXY when set and ignores proxy environment variables,
-    like every other outgoing client (videos.http). Retries are ours, so the SDK's are off.
-    """
-    http_client = openai.DefaultAsyncHttpxClient(proxy=settings.OUTBOUND_PROXY or None, trust_env=False)
-    return openai.AsyncOpenAI(
-        api_key=settings.OPENAI_API_KEY,
-        base_url=settings.OPENAI_BASE_URL,
-        timeout=settings.LLM_TIMEOUT_SECONDS,
-        max_retries=0,
-        http_client=http_client,
-    )
-
-
 async def _embed_with_api(texts: list[str], on_progress: ProgressCallback | None) -> list[list[float]]:
     inputs = [_within_input_limit(text) for text in texts]
     batches = embedding_batches(
@@ -167,7 +152,7 @@ async def _embed_with_api(texts: list[str], on_progress: ProgressCallback | None
         done += len(batch)
         await _report(on_progress, done, len(inputs))
 
-    async with _api_client() as client:
+    async with openai_client() as client:  # one per call: a client is bound to its event loop
         await _gather_or_cancel([run(client, batch) for batch in batches])
     return vectors
 
