@@ -184,6 +184,7 @@ ASR_RETRY_ATTEMPTS = env.int("ASR_RETRY_ATTEMPTS", 4, minimum=1, maximum=10)
 ASR_RETRY_BASE_DELAY_SECONDS = env.float("ASR_RETRY_BASE_DELAY_SECONDS", 1.0)
 BCUT_POLL_INTERVAL_SECONDS = env.float("BCUT_POLL_INTERVAL_SECONDS", 2.0)
 BCUT_DEADLINE_SECONDS = env.float("BCUT_DEADLINE_SECONDS", 600.0, minimum=1.0)
+BILIBILI_TIMEOUT_SECONDS = env.float("BILIBILI_TIMEOUT_SECONDS", 20.0, minimum=1.0)
 # Retries for Bilibili risk control (412, -352), timeouts and 5xx: attempts and first backoff.
 BILIBILI_RETRY_ATTEMPTS = env.int("BILIBILI_RETRY_ATTEMPTS", 4, minimum=1, maximum=10)
 BILIBILI_RETRY_BASE_DELAY_SECONDS = env.float("BILIBILI_RETRY_BASE_DELAY_SECONDS", 1.0)
@@ -199,6 +200,7 @@ EMBEDDING_BATCH_SIZE = env.int("EMBEDDING_BATCH_SIZE", 64, minimum=1, maximum=20
 EMBEDDING_BATCH_MAX_TOKENS = env.int("EMBEDDING_BATCH_MAX_TOKENS", 8000, minimum=100)
 EMBEDDING_CONCURRENCY = env.int("EMBEDDING_CONCURRENCY", 4, minimum=1, maximum=32)
 EMBEDDING_RETRY_ATTEMPTS = env.int("EMBEDDING_RETRY_ATTEMPTS", 4, minimum=1, maximum=10)
+EMBEDDING_RETRY_BASE_DELAY_SECONDS = env.float("EMBEDDING_RETRY_BASE_DELAY_SECONDS", 1.0)
 
 # --- Logging ----------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", "INFO").upper()

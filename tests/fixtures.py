@@ -11,7 +11,15 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import connections
 
+from tests.fakes.bcut import FakeBcut
+from tests.fakes.bilibili import FakeBilibili, audio_streams, catalogue_videos
 from tests.fakes.server import LocalServer
+
+BCUT_UTTERANCES = [
+    {"transcript": "今天我们来聊一聊如何做红烧肉。", "start_time": 0, "end_time": 3200},
+    {"transcript": "首先把五花肉切成小块，冷水下锅焯水。", "start_time": 3300, "end_time": 7800},
+    {"transcript": "然后炒糖色，加入生抽老抽和八角。", "start_time": 8000, "end_time": 12500},
+]
 
 
 @pytest.fixture
@@ -46,3 +54,28 @@ def _close_async_db_connections(request: pytest.FixtureRequest) -> Iterator[None
     yield
     if inspect.iscoroutinefunction(getattr(request.node, "function", None)):
         asyncio.run(sync_to_async(connections.close_all)())
+
+
+@pytest.fixture
+def bilibili(fake_server: Any, settings: Any) -> FakeBilibili:
+    """The fake Bilibili with its catalogue, behind every Bilibili host setting."""
+    videos = catalogue_videos()
+    for video in videos:
+        if video.bvid == "BV1MU411S7iJ":  # only a wrong-track AI subtitle: give it audio for ASR
+            video.parts[0].audio = audio_streams(video.parts[0].cid)
+    fake = FakeBilibili(videos=videos, short_links=FakeBilibili.with_catalogue().short_links)
+    fake_server(fake.app, "BILIBILI_API_BASE", "BILIBILI_COMMENT_BASE", "BILIBILI_SHORTLINK_BASE")
+    settings.BILIBILI_RETRY_BASE_DELAY_SECONDS = 0.01
+    settings.BILIBILI_SESSDATA = "test-sessdata"
+    return fake
+
+
+@pytest.fixture
+def bcut(fake_server: Any, settings: Any) -> FakeBcut:
+    """A fake bcut that transcribes any audio into three lines about 红烧肉."""
+    fake = FakeBcut(utterances=BCUT_UTTERANCES, polls_before_done=1)
+    fake_server(fake.app, "BCUT_API_BASE")
+    settings.ASR_BACKEND = "bcut"
+    settings.BCUT_POLL_INTERVAL_SECONDS = 0.01
+    settings.BCUT_DEADLINE_SECONDS = 10
+    return fake

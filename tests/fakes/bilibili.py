@@ -447,7 +447,7 @@ class FakeBilibili:
         return cls(videos=catalogue_videos(), short_links=CATALOGUE_SHORT_LINKS)
 
 
-def _audio_streams(cid: int) -> list[FakeAudio]:
+def audio_streams(cid: int) -> list[FakeAudio]:
     # Same order as real replies (best first); the 64K stream 30216 is the smallest.
     return [
         FakeAudio(30280, 319_112, f"m4s-192k-{cid}".encode() * 4),
@@ -484,7 +484,7 @@ def catalogue_videos() -> list[FakeVideo]:
         title="【MV】保加利亚妖王AZIS视频合辑",
         desc="十个分P",
         parts=[
-            FakePart(cid, f"第{number}P", 200 + number, audio=_audio_streams(cid), danmaku=DANMAKU)
+            FakePart(cid, f"第{number}P", 200 + number, audio=audio_streams(cid), danmaku=DANMAKU)
             for number, cid in enumerate(MULTI_PART_CIDS, start=1)
         ],
     )
@@ -501,7 +501,7 @@ def catalogue_videos() -> list[FakeVideo]:
                     FakeSubtitle("ai-zh", "中文（自动生成）", AI_ZH_LINES, is_ai=True),
                     FakeSubtitle("zh-CN", "中文（中国）", HUMAN_ZH_LINES),
                 ],
-                audio=_audio_streams(146044693),
+                audio=audio_streams(146044693),
             )
         ],
     )
@@ -538,7 +538,7 @@ def catalogue_videos() -> list[FakeVideo]:
     no_subtitles = FakeVideo(
         *NO_SUBTITLES,
         title="没有字幕",
-        parts=[FakePart(61_000_001, "P1", 30, audio=_audio_streams(61_000_001), dead_base_url=True)],
+        parts=[FakePart(61_000_001, "P1", 30, audio=audio_streams(61_000_001), dead_base_url=True)],
     )
     silent = FakeVideo("BV1xx411c7mD", 2, "没有声音", parts=[FakePart(62_000_001, "P1", 10, audio=None)])
     private = FakeVideo(*PRIVATE, title="私密", parts=[FakePart(1, "P1", 1)], error_code=62002)
