@@ -1,4 +1,4 @@
-"""Everything generated from a video: conversations and their messages."""
+"""Everything generated from a video: conversations, summaries, comment drafts and LLM usage."""
 
 from __future__ import annotations
 
@@ -51,3 +51,164 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role}: {self.content[:40]}"
+
+
+class UsageRecord(models.Model):
+    """One LLM call: who caused it, what for, and what it cost. Quotas read these rows."""
+
+    class Purpose(models.TextChoices):
+        SUMMARY = "summary", "摘要 summary"
+        SUMMARY_MAP = "summary_map", "分段摘要 summary map"
+        SUMMARY_REDUCE = "summary_reduce", "摘要合并 summary reduce"
+        COMMENTS = "comments", "评论草稿 comment drafts"
+        CHAT = "chat", "对话 chat"
+        OTHER = "other", "其他 other"
+
+    class Status(models.TextChoices):
+        COMPLETE = "complete", "完成 complete"
+        INTERRUPTED = "interrupted", "已中断 interrupted"
+        FAILED = "failed", "失败 failed"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="llm_usage"
+    )
+    purpose = models.CharField(max_length=32, choices=Purpose.choices)
+    model = models.CharField(max_length=200)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    # True when the provider reported no usage and the tokens were counted with tiktoken.
+    tokens_estimated = models.BooleanField(default=False)
+    time_to_first_token_ms = models.PositiveIntegerField(null=True, blank=True)
+    total_ms = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=1)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETE)
+    error_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "created_at"], name="usagerecord_user_time")]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} {self.model} {self.prompt_tokens}+{self.completion_tokens}"
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class Summary(models.Model):
+    """A part's summary, cached per (part, language, prompt version, model).
+
+    One row per key: the request that creates (or takes over) the row generates it, every other
+    request follows that generation through the channel layer. `generation_id` names the
+    current run and `heartbeat_at` is its last sign of life (a stale run is taken over).
+    """
+
+    class Status(models.TextChoices):
+        GENERATING = "generating", "生成中 generating"
+        COMPLETE = "complete", "完成 complete"
+        INTERRUPTED = "interrupted", "已中断 interrupted"
+        FAILED = "failed", "失败 failed"
+
+    class Language(models.TextChoices):
+        ZH = "zh", "中文 Chinese"
+        EN = "en", "英文 English"
+        AUTO = "auto", "自动 auto"
+
+    part = models.ForeignKey(VideoPart, on_delete=models.CASCADE, related_name="summaries")
+    language = models.CharField(max_length=8, choices=Language.choices)
+    prompt_version = models.CharField(max_length=32)
+    model = models.CharField(max_length=200)
+    offline = models.BooleanField(default=False, help_text="Extractive, made without an LLM")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.GENERATING)
+    content = models.TextField(blank=True, help_text="Markdown, as streamed")
+    # [{"start_ms": 0, "text": "…"}, ...]: the key points, each at a real chunk start.
+    key_points = models.JSONField(default=list, blank=True)
+    # [{"start_ms", "end_ms", "count", "ratio", "texts": [[text, count], ...]}, ...]
+    highlights = models.JSONField(default=list, blank=True)
+    # "single", "map_reduce" or "extractive"
+    mode = models.CharField(max_length=16, blank=True)
+    llm_calls = models.PositiveIntegerField(default=0)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    error_message = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    generation_id = models.CharField(max_length=32, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        verbose_name_plural = "summaries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["part", "language", "prompt_version", "model"], name="summary_unique_cache_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.part} {self.language} {self.prompt_version} {self.model} ({self.status})"
+
+    @property
+    def is_complete(self) -> bool:
+        return self.status == self.Status.COMPLETE
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.pk,
+            "part_id": self.part_id,
+            "language": self.language,
+            "prompt_version": self.prompt_version,
+            "model": self.model,
+            "offline": self.offline,
+            "status": self.status,
+            "mode": self.mode,
+            "content": self.content,
+            "key_points": self.key_points,
+            "highlights": self.highlights,
+            "llm_calls": self.llm_calls,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "error": self.error_message,
+            "completed_at": self.completed_at.isoformat() if self.completed_at else None,
+        }
+
+
+class CommentDraftSet(models.Model):
+    """Comment drafts for a part in one tone. Drafts are suggestions: nothing is ever posted."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="comment_drafts"
+    )
+    part = models.ForeignKey(VideoPart, on_delete=models.CASCADE, related_name="comment_drafts")
+    summary = models.ForeignKey(Summary, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    tone = models.CharField(max_length=16)
+    drafts = models.JSONField(default=list, blank=True)
+    model = models.CharField(max_length=200)
+    offline = models.BooleanField(default=False, help_text="Made from highlights and key sentences, without an LLM")
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.part} {self.tone} ({len(self.drafts)} drafts)"
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.pk,
+            "part_id": self.part_id,
+            "tone": self.tone,
+            "drafts": self.drafts,
+            "model": self.model,
+            "offline": self.offline,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+        }
