@@ -196,7 +196,7 @@ async def test_a_part_whose_worker_died_is_queued_again(bilibili: FakeBilibili) 
         claimed_by="dead-host:1",
         heartbeat_at=timezone.now() - timedelta(minutes=10),
     )
-    assert await sync_to_async(services.part_ingest_enqueue)(part_id=part.pk, run_in_worker=False)
+    assert await sync_to_async(services.requeue_stale_parts)() == [part.pk]
     assert await part_ingest(part.pk, worker="fresh-worker")
     await part.arefresh_from_db()
     assert part.stage == VideoPart.Stage.READY
