@@ -12,6 +12,7 @@
   per token (every `token_delay` seconds), a final chunk with finish_reason "stop" (or "length"),
   a usage chunk with empty choices when `stream_options.include_usage` is true, then
   `data: [DONE]`. `disconnect_after_tokens=K` drops the connection after K tokens instead.
+  `report_usage=False` never sends usage, as some OpenAI-compatible servers ignore `stream_options`.
 - Embeddings are deterministic in the text (`fake_embedding`), honour `dimensions` and
   `encoding_format`; `reject_dimensions` answers 400 to `dimensions` as ada-002 does,
   `reverse_embeddings` returns the data in reverse order and `drop_embeddings` leaves the last one out.
@@ -86,6 +87,7 @@ class FakeOpenAI:
     always_fail: int | None = None
     retry_after: float | None = None  # sent as Retry-After on 429
     disconnect_after_tokens: int | None = None
+    report_usage: bool = True
     api_key: str = ""  # the expected Bearer token; "" accepts any
     embedding_dimensions: int = 1536  # the "native" size when `dimensions` is not sent
     embedding_delay: float = 0.0
@@ -201,7 +203,7 @@ class FakeOpenAI:
         usage = _usage(body, len(tokens))
         completion_id = f"chatcmpl-fake-{len(self.requests)}"
         if body.get("stream"):
-            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            include_usage = self.report_usage and bool((body.get("stream_options") or {}).get("include_usage"))
             events = self._events(completion_id, body, tokens, finish_reason, usage if include_usage else None)
             return StreamingResponse(events, media_type="text/event-stream", headers={"cache-control": "no-cache"})
         return JSONResponse(

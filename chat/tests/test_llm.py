@@ -1,0 +1,197 @@
+"""The LLM client: streamed deltas, retries only before the first token, partial text kept on a
+mid-stream failure, and a UsageRecord for every call (counted with tiktoken when not reported)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.contrib.auth.models import AnonymousUser, User
+
+from chat.llm import ChatStream, LLMError, chat_complete, estimate_prompt_tokens, llm_available
+from chat.models import UsageRecord
+from tests.fakes.openai import FakeOpenAI, fake_tokens
+from videos.tokens import count_tokens
+
+MESSAGES = [{"role": "system", "content": "你是视频助手。"}, {"role": "user", "content": "这个视频讲了什么？"}]
+REPLY = "这个视频讲了量子计算的基本原理，以及 qubit 的叠加态。"
+
+
+@pytest.fixture
+def llm(settings: Any, fake_server: Any) -> FakeOpenAI:
+    settings.OPENAI_API_KEY = "test-key"
+    settings.CHAT_MODEL = "fake-chat"
+    settings.LLM_RETRY_ATTEMPTS = 3
+    settings.LLM_RETRY_BASE_DELAY_SECONDS = 0.01
+    fake = FakeOpenAI(reply=REPLY, api_key="test-key")
+    fake_server(fake.app, OPENAI_BASE_URL="/v1")
+    return fake
+
+
+async def deltas(stream: ChatStream) -> list[str]:
+    return [delta async for delta in stream]
+
+
+def test_llm_available_follows_the_key(settings: Any) -> None:
+    settings.OPENAI_API_KEY = ""
+    assert not llm_available()
+    settings.OPENAI_API_KEY = "sk-x"
+    assert llm_available()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_stream_yields_each_delta_and_records_reported_usage(llm: FakeOpenAI) -> None:
+    user = await User.objects.acreate(username="viewer")
+    stream = ChatStream(MESSAGES, purpose=UsageRecord.Purpose.SUMMARY, user=user, temperature=0.2, max_tokens=500)
+
+    assert await deltas(stream) == fake_tokens(REPLY)
+    assert stream.text == REPLY
+
+    (request,) = llm.requests
+    assert request.body["model"] == "fake-chat"
+    assert request.body["messages"] == MESSAGES
+    assert request.body["stream"] is True
+    assert request.body["stream_options"] == {"include_usage": True}
+    assert request.body["temperature"] == 0.2
+    assert request.body["max_completion_tokens"] == 500
+    record = await UsageRecord.objects.aget()
+    assert (record.user_id, record.purpose, record.model, record.status) == (
+        user.pk,
+        "summary",
+        "fake-chat",
+        "complete",
+    )
+    # The fake counts one token per CJK character or word: its numbers, not tiktoken's, are recorded.
+    assert record.completion_tokens == len(fake_tokens(REPLY))
+    assert record.prompt_tokens == len(fake_tokens("你是视频助手。这个视频讲了什么？"))
+    assert not record.tokens_estimated
+    assert record.attempts == 1
+    assert record.time_to_first_token_ms is not None
+    assert 0 <= record.time_to_first_token_ms <= record.total_ms
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_usage_is_counted_with_tiktoken_when_the_provider_reports_none(llm: FakeOpenAI) -> None:
+    llm.report_usage = False
+    stream = await chat_complete(MESSAGES, purpose=UsageRecord.Purpose.CHAT, user=AnonymousUser())
+
+    record = await UsageRecord.objects.aget()
+    assert record.tokens_estimated
+    assert record.user_id is None
+    assert record.completion_tokens == count_tokens(REPLY)
+    assert record.prompt_tokens == estimate_prompt_tokens(MESSAGES)
+    assert (
+        estimate_prompt_tokens(MESSAGES)
+        == count_tokens("你是视频助手。") + count_tokens("这个视频讲了什么？") + 2 * 4 + 3
+    )
+    assert stream.usage is not None and stream.usage.estimated
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_429_and_503_before_the_first_token_are_retried(llm: FakeOpenAI) -> None:
+    llm.failures = [429, 503]
+    stream = await chat_complete(MESSAGES, purpose=UsageRecord.Purpose.SUMMARY)
+
+    assert stream.text == REPLY
+    assert [request.status for request in llm.requests] == [429, 503, 200]
+    record = await UsageRecord.objects.aget()
+    assert (record.status, record.attempts) == ("complete", 3)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_retry_after_is_honoured(llm: FakeOpenAI, settings: Any) -> None:
+    settings.LLM_RETRY_BASE_DELAY_SECONDS = 0.0
+    llm.failures, llm.retry_after = [429], 0.3
+    started = time.monotonic()
+    await chat_complete(MESSAGES, purpose=UsageRecord.Purpose.SUMMARY)
+    assert time.monotonic() - started >= 0.3
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_retries_run_out(llm: FakeOpenAI, settings: Any) -> None:
+    settings.LLM_RETRY_ATTEMPTS = 2
+    llm.always_fail = 429
+    with pytest.raises(LLMError) as caught:
+        await chat_complete(MESSAGES, purpose=UsageRecord.Purpose.SUMMARY)
+
+    assert caught.value.status_code == 429
+    assert not caught.value.interrupted
+    assert len(llm.requests) == 2
+    record = await UsageRecord.objects.aget()
+    assert (record.status, record.attempts, record.completion_tokens) == ("failed", 2, 0)
+    assert "429" in record.error_message
+
+
+@pytest.mark.parametrize("status", [400, 401, 404])
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_client_errors_are_not_retried(llm: FakeOpenAI, status: int) -> None:
+    llm.always_fail = status
+    with pytest.raises(LLMError) as caught:
+        await chat_complete(MESSAGES, purpose=UsageRecord.Purpose.SUMMARY)
+    assert caught.value.status_code == status
+    assert len(llm.requests) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_unreachable_server_is_retried_then_fails(settings: Any) -> None:
+    settings.OPENAI_API_KEY = "test-key"
+    settings.LLM_RETRY_ATTEMPTS = 2
+    settings.LLM_RETRY_BASE_DELAY_SECONDS = 0.01  # OPENAI_BASE_URL is a closed local port in tests
+    with pytest.raises(LLMError) as caught:
+        await chat_complete(MESSAGES, purpose=UsageRecord.Purpose.SUMMARY)
+    assert caught.value.status_code is None
+    assert caught.value.retryable
+    record = await UsageRecord.objects.aget()
+    assert (record.status, record.attempts) == ("failed", 2)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_a_disconnect_mid_stream_keeps_the_partial_text_and_is_not_retried(llm: FakeOpenAI) -> None:
+    llm.disconnect_after_tokens = 5
+    stream = ChatStream(MESSAGES, purpose=UsageRecord.Purpose.SUMMARY)
+    received: list[str] = []
+    with pytest.raises(LLMError) as caught:
+        async for delta in stream:
+            received.append(delta)
+
+    partial = "".join(fake_tokens(REPLY)[:5])
+    assert "".join(received) == partial
+    assert caught.value.interrupted
+    assert caught.value.partial_text == partial
+    assert len(llm.requests) == 1  # text was already handed out: a retry would repeat it
+    record = await UsageRecord.objects.aget()
+    assert record.status == "interrupted"
+    assert record.tokens_estimated  # the usage chunk never came
+    assert record.completion_tokens == count_tokens(partial)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_the_proxy_setting_reaches_the_sdk_client(settings: Any, fake_server: Any) -> None:
+    """With OUTBOUND_PROXY set, the request goes to the proxy, addressed to the API host."""
+    targets: list[str] = []
+
+    async def proxy(scope: dict, receive: Any, send: Any) -> None:
+        targets.append(scope["raw_path"].decode())
+        await send({"type": "http.response.start", "status": 502, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    settings.OUTBOUND_PROXY = fake_server(proxy).url
+    settings.OPENAI_API_KEY = "test-key"
+    settings.OPENAI_BASE_URL = "http://api.invalid/v1"  # never resolved: the proxy gets the request
+    settings.LLM_RETRY_ATTEMPTS = 1
+    with pytest.raises(LLMError) as caught:
+        await chat_complete(MESSAGES, purpose=UsageRecord.Purpose.SUMMARY)
+    assert caught.value.status_code == 502
+    assert targets == ["http://api.invalid/v1/chat/completions"]
+    assert await sync_to_async(UsageRecord.objects.count)() == 1
