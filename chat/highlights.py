@@ -5,7 +5,7 @@ no LLM. Sliding windows of a few buckets are counted; the baseline is the median
 spread the median absolute deviation (or the Poisson spread √baseline when that is larger). A
 window is a highlight when it is a local peak at least `min_ratio` times the baseline, at least
 4 spreads above it, and holds at least `min_count` danmaku. Peaks closer than `min_gap_seconds`
-are merged into the stronger one.
+are merged into the stronger one. A highlight's timestamp is the densest bucket of its window.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def danmaku_highlights(
     top_texts = (danmaku or {}).get("top_texts") or []
     return [
         Highlight(
-            start_ms=start * bucket_seconds * 1000,
+            start_ms=_densest_bucket(counts, start, width) * bucket_seconds * 1000,
             end_ms=(start + width) * bucket_seconds * 1000,
             count=windows[start],
             ratio=round(windows[start] / baseline, 1),
@@ -76,6 +76,11 @@ def danmaku_highlights(
         )
         for start in sorted(chosen)
     ]
+
+
+def _densest_bucket(counts: Sequence[int], start: int, width: int) -> int:
+    """Where in a peak window the danmaku are thickest: the highlight's timestamp."""
+    return max(range(start, start + width), key=lambda bucket: (counts[bucket], -bucket))
 
 
 def _is_peak(windows: Sequence[int], index: int) -> bool:

@@ -16,7 +16,8 @@
 - Embeddings are deterministic in the text (`fake_embedding`), honour `dimensions` and
   `encoding_format`; `reject_dimensions` answers 400 to `dimensions` as ada-002 does,
   `reverse_embeddings` returns the data in reverse order and `drop_embeddings` leaves the last one out.
-- Every request is recorded in `requests` (path, JSON body, status answered).
+- Every request is recorded in `requests` (path, JSON body, status answered); `max_in_flight`
+  is the most embeddings requests or chat streams served at once.
 """
 
 from __future__ import annotations
@@ -246,16 +247,21 @@ class FakeOpenAI:
                 event["usage"] = usage if delta is None else None
             return _sse(event)
 
-        yield chunk({"role": "assistant", "content": ""})
-        for number, token in enumerate(tokens):
-            if self.disconnect_after_tokens is not None and number >= self.disconnect_after_tokens:
-                raise FakeDisconnect(f"dropped the stream after {number} tokens")
-            await asyncio.sleep(self.token_delay)
-            yield chunk({"content": token})
-        yield chunk({}, finish_reason)
-        if usage is not None:
-            yield chunk(None)
-        yield b"data: [DONE]\n\n"
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            yield chunk({"role": "assistant", "content": ""})
+            for number, token in enumerate(tokens):
+                if self.disconnect_after_tokens is not None and number >= self.disconnect_after_tokens:
+                    raise FakeDisconnect(f"dropped the stream after {number} tokens")
+                await asyncio.sleep(self.token_delay)
+                yield chunk({"content": token})
+            yield chunk({}, finish_reason)
+            if usage is not None:
+                yield chunk(None)
+            yield b"data: [DONE]\n\n"
+        finally:
+            self.in_flight -= 1
 
 
 def _as_list(value: Any) -> list[Any]:

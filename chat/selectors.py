@@ -1,0 +1,111 @@
+"""Reads for generation: a part's transcript as passages that start at real chunk starts.
+
+Chunks overlap (the tail of one chunk starts the next), so sending chunk texts would send some
+transcript twice. A passage is the part of the transcript that belongs to one chunk start: every
+cue of `VideoPart.transcript_cues` goes to the latest chunk that starts at or before it. So the
+passages hold every cue exactly once, in order, each labelled with a real chunk start. A part
+without stored cues falls back to its chunk texts with the overlap cut off.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from videos.models import Chunk, VideoPart
+from videos.tokens import count_tokens
+
+# An overlap shorter than this many characters is taken for a coincidence, not a repeated tail.
+MIN_OVERLAP_CHARS = 4
+
+
+@dataclass(frozen=True)
+class Passage:
+    start_ms: int  # a real chunk start
+    end_ms: int
+    text: str
+    tokens: int
+
+
+@dataclass
+class PartTranscript:
+    part_id: int
+    title: str
+    part_title: str
+    passages: list[Passage]
+    spans: list[tuple[int, int]] = field(default_factory=list)  # every chunk's (start_ms, end_ms)
+
+    @property
+    def tokens(self) -> int:
+        return sum(passage.tokens for passage in self.passages)
+
+
+def part_transcript(*, part_id: int) -> PartTranscript:
+    """The part's passages and chunk spans (sync: call through sync_to_async from async code)."""
+    part = VideoPart.objects.select_related("video").get(pk=part_id)
+    chunks = list(
+        Chunk.objects.filter(part_id=part_id).order_by("start_ms", "ordinal").values_list("start_ms", "end_ms", "text")
+    )
+    cues = [(int(cue[0]), int(cue[1]), str(cue[2])) for cue in part.transcript_cues or [] if len(cue) >= 3]
+    passages = passages_from_cues(chunks, cues) if cues else passages_from_chunks(chunks)
+    return PartTranscript(
+        part_id=part_id,
+        title=part.video.title,
+        part_title=part.title,
+        passages=passages,
+        spans=[(start, end) for start, end, _ in chunks],
+    )
+
+
+def passages_from_cues(chunks: Sequence[tuple[int, int, str]], cues: Sequence[tuple[int, int, str]]) -> list[Passage]:
+    """Group cues under the latest chunk start at or before each (cues before the first chunk go
+    to the first). Chunks that get no cue make no passage."""
+    if not chunks:
+        return []
+    starts = [start for start, _, _ in chunks]
+    groups: dict[int, list[tuple[int, int, str]]] = {}
+    for cue in cues:
+        if cue[2].strip():
+            index = max(0, bisect.bisect_right(starts, cue[0]) - 1)
+            groups.setdefault(index, []).append(cue)
+    passages = []
+    for index in sorted(groups):
+        group = groups[index]
+        text = join_texts([cue[2].strip() for cue in group])
+        end = max(cue[1] for cue in group)
+        passages.append(Passage(starts[index], end, text, count_tokens(text)))
+    return passages
+
+
+def passages_from_chunks(chunks: Sequence[tuple[int, int, str]]) -> list[Passage]:
+    """Chunk texts with the part each repeats from the previous chunk cut off."""
+    passages = []
+    previous = ""
+    for start, end, text in chunks:
+        own = _without_overlap(previous, text)
+        previous = text
+        if own:
+            passages.append(Passage(start, end, own, count_tokens(own)))
+    return passages
+
+
+def _without_overlap(previous: str, text: str) -> str:
+    for length in range(min(len(previous), len(text)), MIN_OVERLAP_CHARS - 1, -1):
+        if previous.endswith(text[:length]):
+            return text[length:].strip()
+    return text.strip()
+
+
+def join_texts(texts: Sequence[str]) -> str:
+    """Join lines: no space inside CJK text, one space between Latin words."""
+    joined = ""
+    for text in texts:
+        if joined and text and not (_is_wide(joined[-1]) or _is_wide(text[0])):
+            joined += " "
+        joined += text
+    return joined
+
+
+def _is_wide(char: str) -> bool:
+    return ord(char) >= 0x2E80
