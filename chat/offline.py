@@ -30,6 +30,8 @@ POINT_MAX_CHARS = 70
 ABSTRACT_SENTENCES = 3
 ABSTRACT_MAX_CHARS = 240
 MMR_LAMBDA = 0.7
+# Sentences this similar say the same thing; the abstract keeps one of them.
+DUPLICATE_SIMILARITY = 0.6
 DAMPING = 0.85
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;…])\s*|(?<=[.])\s+")
 
@@ -140,18 +142,26 @@ def _central_sentence(text: str) -> str:
 
 
 def _abstract(passages: Sequence[Passage]) -> str:
+    """The most central sentences, each unlike those before it (MMR), in time order."""
     sentences = [sentence for passage in passages for sentence in split_sentences(passage.text)]
-    sentences = [sentence for sentence in sentences if len(sentence) >= 6] or sentences
+    # A line said again and again ("嗯，我们接着看。") is filler, however central its copies make it.
+    sentences = list(dict.fromkeys(sentence for sentence in sentences if len(sentence) >= 6)) or sentences
     if not sentences:
         return ""
-    scores = textrank(tfidf_vectors(sentences)) if len(sentences) <= 400 else _centroid_scores(sentences)
-    best = sorted(sorted(range(len(sentences)), key=lambda i: -scores[i])[:ABSTRACT_SENTENCES])
-    return _clip(" ".join(sentences[i] for i in best), ABSTRACT_MAX_CHARS)
-
-
-def _centroid_scores(sentences: Sequence[str]) -> list[float]:
-    """Similarity to the whole text: TextRank's stand-in for very long transcripts (linear time)."""
     vectors = tfidf_vectors(sentences)
+    scores = textrank(vectors) if len(sentences) <= 400 else _centroid_scores(vectors)
+    top = max(scores) or 1.0
+    picked: list[int] = []
+    candidates = set(range(len(sentences)))
+    while candidates and len(picked) < ABSTRACT_SENTENCES:
+        best = max(candidates, key=lambda i: (_mmr(i, vectors, scores, top, picked), -i))
+        picked.append(best)
+        candidates = {i for i in candidates - {best} if cosine(vectors[i], vectors[best]) < DUPLICATE_SIMILARITY}
+    return _clip(" ".join(sentences[i] for i in sorted(picked)), ABSTRACT_MAX_CHARS)
+
+
+def _centroid_scores(vectors: Sequence[Vector]) -> list[float]:
+    """Similarity to the whole text: TextRank's stand-in for very long transcripts (linear time)."""
     centroid: Counter[str] = Counter()
     for vector in vectors:
         centroid.update(vector)

@@ -1,0 +1,176 @@
+"""Comment drafts: three Bilibili-style comments in a chosen tone, grounded in the part's summary
+and its danmaku highlights. Drafts are suggestions for the user; nothing is ever posted.
+
+    async for event in comment_drafts_stream(part, tone="幽默", user=request.user):
+        ...
+
+Events:
+- {"type": "start", "tone", "offline", "model"}
+- {"type": "progress", "stage": "summary"}  when the summary has to be made first
+- {"type": "token", "text": "…"}  the drafts as numbered lines, timestamps checked
+- {"type": "done", "drafts": [str, str, str], "comment_set": CommentDraftSet.to_dict()}
+- {"type": "error", "code", "message", "status": "failed"|"interrupted", "content": partial text}
+Without an API key the drafts come from the highlights and key sentences (chat.offline).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+from asgiref.sync import sync_to_async
+
+from chat.highlights import Highlight, highlights_prompt_text
+from chat.llm import ChatStream, GenerationError, LLMError, chat_model, llm_available, user_id_of
+from chat.models import CommentDraftSet, Summary, UsageRecord
+from chat.offline import OFFLINE_MODEL, offline_comment_drafts
+from chat.prompts import load_prompt
+from chat.selectors import part_transcript
+from chat.summaries import LANGUAGE_INSTRUCTIONS, summary_key, summary_stream
+from chat.timestamps import StreamingTimestampFixer, TimestampChecker
+from videos.models import VideoPart
+
+COMMENTS_PROMPT_VERSION = "v1"
+DRAFT_COUNT = 3
+# Tone → what it asks of the model. English names are accepted as aliases.
+TONES = {
+    "认真": "认真、真诚，说出具体的收获或观点",
+    "幽默": "轻松幽默，可以玩梗，但不刻薄",
+    "提问": "向 UP 主或其他观众提一个具体的问题",
+    "夸夸": "真诚地夸奖视频的具体优点",
+}
+TONE_ALIASES = {"serious": "认真", "funny": "幽默", "question": "提问", "praise": "夸夸"}
+_NUMBERED = re.compile(r"^\s*(?:\d+[.、)）:：]|[-*•])\s*(.+?)\s*$")
+
+
+def normalize_tone(tone: str) -> str:
+    """The tone's Chinese name; raises GenerationError for an unknown tone."""
+    name = TONE_ALIASES.get(tone.strip().lower(), tone.strip())
+    if name not in TONES:
+        raise GenerationError("bad_tone", f"不支持的语气：{tone}", f"Unknown tone {tone!r} (use {', '.join(TONES)})")
+    return name
+
+
+def drafts_from_text(text: str) -> list[str]:
+    """The drafts in a reply of numbered (or bulleted) lines; other lines are left out."""
+    drafts = []
+    for line in text.splitlines():
+        match = _NUMBERED.match(line)
+        if match and match.group(1).strip():
+            drafts.append(match.group(1).strip())
+    return drafts[:DRAFT_COUNT]
+
+
+async def comment_drafts_stream(
+    part: Any, *, tone: str = "认真", user: Any = None, language: str = "zh"
+) -> AsyncIterator[dict]:
+    """The events of one set of comment drafts (see the module docstring)."""
+    tone = normalize_tone(tone)
+    part_id = part if isinstance(part, int) else part.pk
+    offline = not llm_available()
+    yield {"type": "start", "tone": tone, "offline": offline, "model": OFFLINE_MODEL if offline else chat_model()}
+    summary = await _complete_summary(part_id, language)
+    if summary is None:
+        yield {"type": "progress", "stage": "summary"}
+        async for event in summary_stream(part_id, language, user):
+            if event["type"] == "error":
+                yield {**event, "message": f"摘要生成失败，无法起草评论：{event['message']}"}
+                return
+        summary = await _complete_summary(part_id, language)
+        assert summary is not None
+    highlights = [Highlight.from_dict(item) for item in summary.highlights]
+    if offline:
+        drafts = await _offline_drafts(part_id, tone, summary, highlights)
+        yield {"type": "token", "text": _numbered(drafts)}
+        yield await _done(part_id, user, summary, tone, drafts, model=OFFLINE_MODEL, offline=True)
+        return
+    async for event in _llm_drafts(part_id, tone, user, language, summary, highlights):
+        yield event
+
+
+async def _complete_summary(part_id: int, language: str) -> Summary | None:
+    key = summary_key(part_id=part_id, language=language)
+    return await Summary.objects.filter(
+        part_id=part_id,
+        language=language,
+        prompt_version=key.prompt_version,
+        model=key.model,
+        status=Summary.Status.COMPLETE,
+    ).afirst()
+
+
+async def _offline_drafts(part_id: int, tone: str, summary: Summary, highlights: list[Highlight]) -> list[str]:
+    part = await VideoPart.objects.select_related("video").aget(pk=part_id)
+    return offline_comment_drafts(tone, title=part.video.title, key_points=summary.key_points, highlights=highlights)
+
+
+async def _llm_drafts(
+    part_id: int, tone: str, user: Any, language: str, summary: Summary, highlights: list[Highlight]
+) -> AsyncIterator[dict]:
+    transcript = await sync_to_async(part_transcript)(part_id=part_id)
+    messages = load_prompt("comments", COMMENTS_PROMPT_VERSION).messages(
+        title=transcript.title,
+        tone=tone,
+        tone_instruction=TONES[tone],
+        language_instruction=LANGUAGE_INSTRUCTIONS[language],
+        summary=summary.content,
+        highlights=highlights_prompt_text(highlights),
+    )
+    stream = ChatStream(messages, purpose=UsageRecord.Purpose.COMMENTS, user=user, temperature=0.9)
+    fixer = StreamingTimestampFixer(TimestampChecker.from_spans(transcript.spans))
+    text = ""
+    try:
+        async for delta in stream:
+            fixed = fixer.feed(delta)
+            text += fixed
+            if fixed:
+                yield {"type": "token", "text": fixed}
+    except LLMError as exc:
+        partial = text + fixer.flush()
+        status = "interrupted" if exc.interrupted else "failed"
+        yield {"type": "error", "code": exc.code, "message": exc.message, "status": status, "content": partial}
+        return
+    rest = fixer.flush()
+    if rest:
+        yield {"type": "token", "text": rest}
+    usage = stream.usage
+    yield await _done(
+        part_id,
+        user,
+        summary,
+        tone,
+        drafts_from_text(text + rest),
+        model=stream.model,
+        offline=False,
+        tokens=(usage.prompt_tokens, usage.completion_tokens) if usage else (0, 0),
+    )
+
+
+async def _done(
+    part_id: int,
+    user: Any,
+    summary: Summary,
+    tone: str,
+    drafts: list[str],
+    *,
+    model: str,
+    offline: bool,
+    tokens: tuple[int, int] = (0, 0),
+) -> dict:
+    comment_set = await CommentDraftSet.objects.acreate(
+        user_id=user_id_of(user),
+        part_id=part_id,
+        summary=summary,
+        tone=tone,
+        drafts=drafts,
+        model=model,
+        offline=offline,
+        prompt_tokens=tokens[0],
+        completion_tokens=tokens[1],
+    )
+    return {"type": "done", "drafts": drafts, "comment_set": comment_set.to_dict()}
+
+
+def _numbered(drafts: list[str]) -> str:
+    return "".join(f"{number}. {draft}\n" for number, draft in enumerate(drafts, start=1))
