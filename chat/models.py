@@ -43,6 +43,8 @@ class Message(models.Model):
     completion_tokens = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETE)
     error_message = models.TextField(blank=True)
+    # Written without an LLM (offline mode): the answer quotes retrieved excerpts.
+    offline = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

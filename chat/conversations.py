@@ -1,0 +1,316 @@
+"""Chat with a video part: conversations, history within a token budget, streamed cited answers.
+
+`answer_stream` is an async generator of protocol events, shared by the websocket consumer and
+the API:
+    {"type": "start", "conversation_id", "message_id"}
+    {"type": "token", "text"}
+    {"type": "citations", "citations": [{"chunk_id", "start_ms", "end_ms", "label"}]}
+    {"type": "done", "conversation_id", "message_id", "status", "usage", "offline"}
+    {"type": "error", "code", "message", "message_id"}
+Both sides are saved as `Message`s. A client that goes away mid-answer cancels the generator:
+the LLM stream is closed and the partial answer is saved as interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from chat.llm import ChatStream, GenerationError, LLMError, llm_available
+from chat.models import Conversation, Message, UsageRecord
+from chat.prompts import load_prompt
+from chat.retrieval import RetrievedChunk, retrieve_chunks
+from chat.timestamps import TIMESTAMP_PATTERN, StreamingTimestampFixer, TimestampChecker, format_timestamp
+from videos.models import VideoPart
+from videos.tokens import count_tokens
+
+logger = logging.getLogger(__name__)
+
+ANSWER_PROMPT_VERSION = "v1"
+# A message still "streaming" after this long belongs to a server that died.
+STALE_STREAMING_AFTER = timedelta(minutes=5)
+OFFLINE_QUOTES = 3
+LANGUAGE_INSTRUCTIONS = {
+    "zh": "用简体中文回答。",
+    "en": "Answer in English.",
+    "auto": "用提问者使用的语言回答。",
+}
+
+
+class ChatError(GenerationError):
+    """A chat request that cannot be served (unknown conversation, one already answering, ...)."""
+
+
+@dataclass
+class AnswerStart:
+    conversation: Conversation
+    question: Message
+    answer: Message
+
+
+# --- persistence --------------------------------------------------------------------------------
+
+
+def conversation_get_for_user(*, user: Any, conversation_id: int) -> Conversation:
+    """The user's own conversation; anyone else's looks exactly like a missing one."""
+    conversation = Conversation.objects.filter(pk=conversation_id, user=user).select_related("part").first()
+    if conversation is None:
+        raise ChatError("conversation_not_found", "找不到这个对话", "Conversation not found")
+    return conversation
+
+
+@transaction.atomic
+def answer_begin(*, user: Any, part: VideoPart, question: str, conversation_id: int | None) -> AnswerStart:
+    """Save the question and an empty streaming answer; refuse a second answer in flight."""
+    question = question.strip()
+    if not question:
+        raise ChatError("empty_question", "问题不能为空", "The question is empty")
+    if conversation_id is None:
+        conversation = Conversation.objects.create(user=user, part=part, title=question[:60])
+    else:
+        conversation = conversation_get_for_user(user=user, conversation_id=conversation_id)
+        if conversation.part_id != part.pk:
+            raise ChatError("conversation_not_found", "找不到这个对话", "Conversation not found")
+    conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+    _refuse_if_answering(conversation)
+    asked = Message.objects.create(conversation=conversation, role=Message.Role.USER, content=question)
+    answer = Message.objects.create(
+        conversation=conversation, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING
+    )
+    Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
+    return AnswerStart(conversation, asked, answer)
+
+
+def _refuse_if_answering(conversation: Conversation) -> None:
+    streaming = conversation.messages.filter(status=Message.Status.STREAMING)
+    stale = streaming.filter(updated_at__lt=timezone.now() - STALE_STREAMING_AFTER)
+    stale.update(status=Message.Status.INTERRUPTED, error_message="服务器重启，回答中断 / Server restarted")
+    if streaming.exists():
+        raise ChatError("answer_in_progress", "这个对话正在回答上一个问题", "This conversation is still answering")
+
+
+def answer_finish(
+    *,
+    message_id: int,
+    content: str,
+    status: str,
+    citations: list[dict] | None = None,
+    prompt_tokens: int = 0,
+    completion_tokens: int = 0,
+    error_message: str = "",
+    offline: bool = False,
+) -> None:
+    Message.objects.filter(pk=message_id).update(
+        content=content,
+        status=status,
+        citations=citations or [],
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        error_message=error_message[:2000],
+        offline=offline,
+        updated_at=timezone.now(),
+    )
+
+
+# --- prompt -------------------------------------------------------------------------------------
+
+
+def history_within_budget(messages: Sequence[Message], budget_tokens: int) -> tuple[list[dict[str, str]], int]:
+    """The most recent turns that fit the budget, oldest first, and how many were dropped.
+
+    Whole question/answer turns are kept or dropped together, newest first, so the context never
+    overflows silently: what does not fit is left out and counted.
+    """
+    turns: list[list[Message]] = []
+    for message in messages:
+        if message.role == Message.Role.USER or not turns:
+            turns.append([message])
+        else:
+            turns[-1].append(message)
+    kept: list[list[Message]] = []
+    used = 0
+    for turn in reversed(turns):
+        cost = sum(count_tokens(message.content) + 4 for message in turn)
+        if used + cost > budget_tokens:
+            break
+        kept.append(turn)
+        used += cost
+    dropped = len(turns) - len(kept)
+    history = [{"role": message.role, "content": message.content} for turn in reversed(kept) for message in turn]
+    return history, dropped
+
+
+def excerpts_text(chunks: Sequence[RetrievedChunk]) -> str:
+    return "\n\n".join(f"{format_timestamp(chunk.start_ms)} {chunk.text}" for chunk in chunks)
+
+
+def answer_messages(
+    *, part: VideoPart, question: str, chunks: Sequence[RetrievedChunk], history: list[dict[str, str]], language: str
+) -> list[dict[str, str]]:
+    prompt = load_prompt("answer", ANSWER_PROMPT_VERSION).messages(
+        title=part.video.title,
+        part_title=part.title,
+        excerpts=excerpts_text(chunks) or "（没有找到相关片段）",
+        question=question,
+        language_instruction=LANGUAGE_INSTRUCTIONS.get(language, LANGUAGE_INSTRUCTIONS["auto"]),
+    )
+    system, user = prompt
+    if history:
+        system = {**system, "content": system["content"] + "\n- 之前的对话可能已省略较早的部分。"}
+    return [system, *history, user]
+
+
+def citations_in(text: str, chunks: Sequence[RetrievedChunk]) -> list[dict]:
+    """Each distinct timestamp in the answer, mapped to the retrieved chunk that starts there."""
+    by_second = {chunk.start_ms // 1000: chunk for chunk in sorted(chunks, key=lambda c: -c.start_ms)}
+    citations: list[dict] = []
+    seen: set[int] = set()
+    for match in TIMESTAMP_PATTERN.finditer(text):
+        label = match.group(0)
+        chunk = next(
+            (by_second[second] for second in [_label_second(match.group("start"))] if second in by_second), None
+        )
+        if chunk is None or chunk.chunk_id in seen:
+            continue
+        seen.add(chunk.chunk_id)
+        citations.append(
+            {"chunk_id": chunk.chunk_id, "start_ms": chunk.start_ms, "end_ms": chunk.end_ms, "label": label}
+        )
+    return citations
+
+
+def _label_second(label: str) -> int:
+    fields = [int(field) for field in label.split(":")]
+    hours, minutes, seconds = fields if len(fields) == 3 else (0, *fields)
+    return (hours * 60 + minutes) * 60 + seconds
+
+
+def offline_answer(chunks: Sequence[RetrievedChunk]) -> str:
+    """Retrieval-only answer: the best excerpts, quoted with their timestamps."""
+    hits = sorted((chunk for chunk in chunks if not chunk.is_context), key=lambda chunk: -chunk.score)
+    if not hits:
+        return "（离线模式）视频里没有找到和这个问题相关的内容。\n\n(Offline mode) Nothing in the video matches."
+    quotes = [f"> {format_timestamp(chunk.start_ms)} {chunk.text}" for chunk in hits[:OFFLINE_QUOTES]]
+    header = "（离线模式：未配置大模型，以下是视频中与问题最相关的片段）\n(Offline mode: the most relevant moments)"
+    return header + "\n\n" + "\n\n".join(quotes)
+
+
+# --- the stream ---------------------------------------------------------------------------------
+
+
+async def answer_stream(
+    *, user: Any, part: VideoPart, question: str, conversation_id: int | None = None, language: str = "auto"
+) -> AsyncIterator[dict]:
+    """Answer one question about a ready part, streaming protocol events (see the module doc)."""
+    if not part.is_ready:
+        raise ChatError("part_not_ready", "视频还在处理中，请稍候", "The video is still being processed")
+    start = await sync_to_async(answer_begin)(user=user, part=part, question=question, conversation_id=conversation_id)
+    answer = _Answer(start, user=user, part=part, language=language)
+    yield {"type": "start", "conversation_id": start.conversation.pk, "message_id": start.answer.pk}
+    async for event in answer.run():
+        yield event
+
+
+class _Answer:
+    def __init__(self, start: AnswerStart, *, user: Any, part: VideoPart, language: str) -> None:
+        self.start = start
+        self.user = user
+        self.part = part
+        self.language = language
+        self.text = ""
+
+    async def run(self) -> AsyncIterator[dict]:
+        try:
+            chunks = await retrieve_chunks(self.part.pk, self.start.question.content)
+            if llm_available():
+                async for event in self._generate(chunks):
+                    yield event
+            else:
+                async for event in self._offline(chunks):
+                    yield event
+        except LLMError as exc:
+            yield await self._failed(exc.code, exc.message, interrupted=exc.interrupted)
+        except (asyncio.CancelledError, GeneratorExit):
+            await self._save_interrupted()
+            raise
+        except Exception:
+            logger.exception("answering message %s failed", self.start.answer.pk)
+            yield await self._failed("internal_error", "内部错误，请重试 / Internal error, please retry")
+
+    async def _generate(self, chunks: list[RetrievedChunk]) -> AsyncIterator[dict]:
+        earlier = await self._earlier_messages()
+        history, _ = history_within_budget(earlier, settings.CHAT_HISTORY_TOKENS)
+        messages = answer_messages(
+            part=self.part, question=self.start.question.content, chunks=chunks, history=history, language=self.language
+        )
+        fixer = StreamingTimestampFixer(TimestampChecker.from_spans([(c.start_ms, c.end_ms) for c in chunks]))
+        self.stream = ChatStream(messages, purpose=UsageRecord.Purpose.CHAT, user=self.user)
+        async for delta in self.stream:
+            if safe := fixer.feed(delta):
+                self.text += safe
+                yield {"type": "token", "text": safe}
+        if tail := fixer.flush():
+            self.text += tail
+            yield {"type": "token", "text": tail}
+        usage = self.stream.usage
+        async for event in self._complete(chunks, usage.prompt_tokens, usage.completion_tokens, offline=False):
+            yield event
+
+    async def _offline(self, chunks: list[RetrievedChunk]) -> AsyncIterator[dict]:
+        self.text = offline_answer(chunks)
+        for line in self.text.splitlines(keepends=True):
+            yield {"type": "token", "text": line}
+        async for event in self._complete(chunks, 0, 0, offline=True):
+            yield event
+
+    async def _complete(self, chunks: list[RetrievedChunk], prompt: int, completion: int, *, offline: bool):
+        citations = citations_in(self.text, chunks)
+        await sync_to_async(answer_finish)(
+            message_id=self.start.answer.pk,
+            content=self.text,
+            status=Message.Status.COMPLETE,
+            citations=citations,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            offline=offline,
+        )
+        yield {"type": "citations", "citations": citations}
+        yield {
+            "type": "done",
+            "conversation_id": self.start.conversation.pk,
+            "message_id": self.start.answer.pk,
+            "status": Message.Status.COMPLETE,
+            "usage": {"prompt_tokens": prompt, "completion_tokens": completion},
+            "offline": offline,
+        }
+
+    async def _earlier_messages(self) -> list[Message]:
+        conversation = self.start.conversation
+        earlier = conversation.messages.exclude(pk__in=[self.start.question.pk, self.start.answer.pk]).exclude(
+            status=Message.Status.FAILED
+        )
+        return [message async for message in earlier.order_by("created_at", "id")]
+
+    async def _failed(self, code: str, message: str, *, interrupted: bool = False) -> dict:
+        status = Message.Status.INTERRUPTED if interrupted or self.text else Message.Status.FAILED
+        await sync_to_async(answer_finish)(
+            message_id=self.start.answer.pk, content=self.text, status=status, error_message=message
+        )
+        return {"type": "error", "code": code, "message": message, "message_id": self.start.answer.pk}
+
+    async def _save_interrupted(self) -> None:
+        await sync_to_async(answer_finish)(
+            message_id=self.start.answer.pk,
+            content=self.text,
+            status=Message.Status.INTERRUPTED,
+            error_message="客户端断开 / Client disconnected",
+        )
