@@ -71,9 +71,8 @@ def retrieve_chunks_by_vector(
 ) -> list[RetrievedChunk]:
     """The sync core of `retrieve_chunks`, for a question already embedded as `vector`."""
     candidates = max(k * 4, MIN_CANDIDATES)
-    with transaction.atomic():
-        vector_ids = vector_ranking(part_id=part_id, vector=vector, limit=candidates)
-        keyword_ids = keyword_ranking(part_id=part_id, question=question, limit=candidates)
+    vector_ids = vector_ranking(part_id=part_id, vector=vector, limit=candidates)
+    keyword_ids = keyword_ranking(part_id=part_id, question=question, limit=candidates)
     hits = fuse_rankings(vector_ids, keyword_ids)[:k]
     return hits_with_neighbours(part_id=part_id, hits=hits, neighbours=neighbours)
 
@@ -92,7 +91,7 @@ def vector_queryset(part_id: int, vector: Sequence[float]) -> QuerySet[Chunk]:
 
 def vector_ranking(*, part_id: int, vector: Sequence[float], limit: int) -> list[int]:
     """Ids of the part's `limit` chunks nearest to `vector` (cosine), nearest first."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # SET LOCAL needs a transaction; no savepoint needed
         _tune_hnsw_for_this_transaction()
         rows = list(vector_queryset(part_id, vector).values_list("pk", "distance")[:limit])
     # A relaxed-order iterative scan may return near-ties slightly out of order.
