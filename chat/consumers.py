@@ -92,7 +92,7 @@ class VideoPartConsumer(AsyncJsonWebsocketConsumer):
         if conversation_id is not None and not isinstance(conversation_id, int):
             await self.send_error("bad_request", "conversation_id 需要是整数 / must be an integer", stream="answer")
             return
-        await self.part.arefresh_from_db()
+        self.part = await VideoPart.objects.select_related("video").aget(pk=self.part.pk)
         events = answer_stream(
             user=self.scope["user"],
             part=self.part,

@@ -151,7 +151,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # collectstatic step; run collectstatic in production for compressed, cache-busted files.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
-warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+warnings.filterwarnings("ignore", message="No directory at: .*staticfiles")
 
 # --- LLM and embeddings (any OpenAI-compatible endpoint) ------------------------------------
 OPENAI_API_KEY = env.str("OPENAI_API_KEY")

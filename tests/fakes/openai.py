@@ -98,6 +98,7 @@ class FakeOpenAI:
     requests: list[RecordedRequest] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
+    completed_streams: int = 0  # streams that reached [DONE] (a cancelled one never does)
 
     @property
     def app(self) -> Starlette:
@@ -260,6 +261,7 @@ class FakeOpenAI:
             if usage is not None:
                 yield chunk(None)
             yield b"data: [DONE]\n\n"
+            self.completed_streams += 1
         finally:
             self.in_flight -= 1
 

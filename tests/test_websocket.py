@@ -1,0 +1,189 @@
+"""The video part websocket: auth, origin, progress, the summary and chat streams, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import AnonymousUser, User
+
+from chat.models import Conversation, Message
+from chat.routing import websocket_urlpatterns
+from chatbili_site.asgi import application
+from tests.factories import ready_part
+from tests.fakes.openai import FakeOpenAI
+from videos.models import Video, VideoPart
+from videos.progress import progress_publish
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+router = URLRouter(websocket_urlpatterns)
+
+
+@pytest.fixture
+def llm(fake_server: Any, settings: Any) -> FakeOpenAI:
+    fake = FakeOpenAI()
+    fake_server(fake.app, OPENAI_BASE_URL="/v1")
+    settings.OPENAI_API_KEY = "test-key"
+    return fake
+
+
+async def open_socket(user: Any, path: str = "/ws/videos/BV1xx411c7mD/1/") -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(router, path)
+    communicator.scope["user"] = user
+    return communicator
+
+
+async def receive_until(communicator: WebsocketCommunicator, kind: str, timeout: float = 10) -> list[dict]:
+    frames = []
+    while True:
+        frame = await communicator.receive_json_from(timeout=timeout)
+        frames.append(frame)
+        if frame["type"] == kind or frame["type"] == "error":
+            return frames
+
+
+async def test_anonymous_users_are_refused() -> None:
+    await ready_part()
+    communicator = await open_socket(AnonymousUser())
+    connected, code = await communicator.connect()
+    assert not connected
+    assert code == 4401
+
+
+async def test_a_foreign_origin_is_refused() -> None:
+    communicator = WebsocketCommunicator(
+        application, "/ws/videos/BV1xx411c7mD/1/", headers=[(b"origin", b"https://evil.example")]
+    )
+    connected, _ = await communicator.connect()
+    assert not connected
+
+
+async def test_an_unknown_part_is_refused() -> None:
+    user = await User.objects.acreate(username="alice")
+    communicator = await open_socket(user, "/ws/videos/BV1xx411c7mD/9/")
+    connected, code = await communicator.connect()
+    assert (connected, code) == (False, 4404)
+
+
+async def test_ask_streams_tokens_citations_and_done_offline() -> None:
+    user = await User.objects.acreate(username="alice")
+    await ready_part()
+    communicator = await open_socket(user)
+    assert (await communicator.connect())[0]
+    first = await communicator.receive_json_from()
+    assert first["type"] == "progress" and first["stage"] == "ready"
+    await communicator.send_json_to({"type": "ask", "question": "糖色怎么炒？"})
+    frames = await receive_until(communicator, "done")
+    kinds = [frame["type"] for frame in frames]
+    assert kinds[0] == "start" and "token" in kinds and "citations" in kinds and kinds[-1] == "done"
+    assert all(frame["stream"] == "answer" for frame in frames)
+    assert frames[-1]["offline"] is True
+    await communicator.disconnect()
+
+
+async def test_summary_streams_on_the_same_socket(llm: FakeOpenAI) -> None:
+    user = await User.objects.acreate(username="alice")
+    await ready_part()
+    llm.reply = "## 摘要\n做红烧肉。\n\n## 要点\n- 🥩 [00:00] 选五花肉"
+    communicator = await open_socket(user)
+    await communicator.connect()
+    await communicator.receive_json_from()
+    await communicator.send_json_to({"type": "summary", "language": "zh"})
+    frames = await receive_until(communicator, "done")
+    assert frames[-1]["type"] == "done", frames[-1]
+    assert all(frame["stream"] == "summary" for frame in frames)
+    assert "红烧肉" in "".join(frame.get("text", "") for frame in frames if frame["type"] == "token")
+    await communicator.disconnect()
+
+
+async def test_another_users_conversation_is_refused() -> None:
+    owner = await User.objects.acreate(username="owner")
+    intruder = await User.objects.acreate(username="intruder")
+    part = await ready_part()
+    conversation = await Conversation.objects.acreate(user=owner, part=part)
+    communicator = await open_socket(intruder)
+    await communicator.connect()
+    await communicator.receive_json_from()
+    await communicator.send_json_to({"type": "ask", "question": "看看", "conversation_id": conversation.pk})
+    frame = await communicator.receive_json_from(timeout=10)
+    assert (frame["type"], frame["code"]) == ("error", "conversation_not_found")
+    assert await Message.objects.filter(conversation=conversation).acount() == 0
+    await communicator.disconnect()
+
+
+async def test_bad_frames_get_an_error() -> None:
+    user = await User.objects.acreate(username="alice")
+    await ready_part()
+    communicator = await open_socket(user)
+    await communicator.connect()
+    await communicator.receive_json_from()
+    for frame in ({"type": "nope"}, {"type": "ask", "question": ""}, {"type": "ask", "question": "x" * 3000}):
+        await communicator.send_json_to(frame)
+        reply = await communicator.receive_json_from()
+        assert reply["type"] == "error" and reply["code"] == "bad_request"
+    await communicator.disconnect()
+
+
+async def test_disconnect_cancels_the_llm_stream_and_saves_the_partial_answer(llm: FakeOpenAI) -> None:
+    user = await User.objects.acreate(username="alice")
+    await ready_part()
+    llm.reply = "焯水之后炒糖色。" * 60
+    llm.token_delay = 0.05
+    communicator = await open_socket(user)
+    await communicator.connect()
+    await communicator.receive_json_from()
+    await communicator.send_json_to({"type": "ask", "question": "步骤？"})
+    start = await communicator.receive_json_from(timeout=10)
+    assert start["type"] == "start"
+    for _ in range(3):
+        assert (await communicator.receive_json_from(timeout=10))["type"] == "token"
+    await communicator.disconnect()
+
+    message = await Message.objects.aget(pk=start["message_id"])
+    for _ in range(100):
+        if message.status != Message.Status.STREAMING and llm.in_flight == 0:
+            break
+        await asyncio.sleep(0.05)
+        await message.arefresh_from_db()
+    assert message.status == Message.Status.INTERRUPTED
+    assert message.content and message.content in llm.reply
+    assert llm.in_flight == 0, "the LLM stream was closed"
+    assert llm.completed_streams == 0, "the LLM stream was not read to its end"
+
+
+async def test_an_llm_failure_mid_stream_is_an_error_frame(llm: FakeOpenAI) -> None:
+    user = await User.objects.acreate(username="alice")
+    await ready_part()
+    llm.reply = "一个会在中途断掉的回答，后面还有很多字。"
+    llm.disconnect_after_tokens = 2
+    communicator = await open_socket(user)
+    await communicator.connect()
+    await communicator.receive_json_from()
+    await communicator.send_json_to({"type": "ask", "question": "会断吗？"})
+    frames = await receive_until(communicator, "done")
+    assert frames[-1]["type"] == "error"
+    message = await Message.objects.aget(pk=frames[0]["message_id"])
+    assert message.status == Message.Status.INTERRUPTED and message.content
+    await communicator.disconnect()
+
+
+async def test_progress_reaches_the_page_from_the_group_and_the_row() -> None:
+    user = await User.objects.acreate(username="alice")
+    video = await Video.objects.acreate(bvid="BV1xx411c7mD", aid=2, title="t")
+    part = await VideoPart.objects.acreate(video=video, page=1, cid=5, stage=VideoPart.Stage.TRANSCRIPT)
+    communicator = await open_socket(user)
+    await communicator.connect()
+    assert (await communicator.receive_json_from())["stage"] == "transcript"
+    # A worker in this process publishes on the group.
+    await progress_publish({"bvid": video.bvid, "page": 1, "stage": "chunks", "percent": 45, "error": ""})
+    frame = await communicator.receive_json_from(timeout=5)
+    assert (frame["type"], frame["stage"], frame["percent"]) == ("progress", "chunks", 45)
+    # A worker in another process only writes the row: the consumer follows it.
+    await VideoPart.objects.filter(pk=part.pk).aupdate(stage=VideoPart.Stage.READY, progress_percent=100)
+    frame = await communicator.receive_json_from(timeout=5)
+    assert (frame["stage"], frame["percent"]) == ("ready", 100)
+    await communicator.disconnect()

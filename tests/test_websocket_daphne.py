@@ -1,0 +1,96 @@
+"""One chat over a real daphne process, with the `websockets` client and a session cookie."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import websockets
+from asgiref.sync import async_to_sync
+from django.contrib.auth.models import User
+from django.db import connection
+from django.test import Client
+
+from chat.models import Message
+from chatbili_site.settings import BASE_DIR
+from tests.factories import ready_part
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def daphne_url() -> Iterator[str]:
+    port = free_port()
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "chatbili_site.settings",
+        "DATABASE_URL": f"postgresql://{db['USER']}@/{db['NAME']}?host={db['HOST']}",
+    }
+    command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "chatbili_site.asgi:application"]
+    server = subprocess.Popen(command, cwd=BASE_DIR, env=env, stderr=subprocess.DEVNULL)
+    url = f"127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://{url}/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    try:
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        connection.close_pool()
+
+
+async def chat_once(url: str, cookie: str, question: str) -> list[dict]:
+    headers = {"Cookie": f"sessionid={cookie}", "Origin": f"http://{url}"}
+    async with websockets.connect(f"ws://{url}/ws/videos/BV1xx411c7mD/1/", additional_headers=headers) as socket_:
+        frames = [json.loads(await socket_.recv())]
+        await socket_.send(json.dumps({"type": "ask", "question": question}))
+        while frames[-1]["type"] not in ("done", "error"):
+            frames.append(json.loads(await socket_.recv()))
+    return frames
+
+
+def test_chat_over_a_real_daphne(daphne_url: str) -> None:
+    async_to_sync(ready_part)()
+    user = User.objects.create_user("alice", password="a-long-pass-phrase-9")
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies["sessionid"].value
+
+    frames = async_to_sync(chat_once)(daphne_url, cookie, "小火慢炖要多久？")
+
+    assert frames[0]["type"] == "progress" and frames[0]["stage"] == "ready"
+    kinds = [frame["type"] for frame in frames]
+    assert kinds[1] == "start" and "token" in kinds and kinds[-1] == "done", kinds
+    answer = "".join(frame["text"] for frame in frames if frame["type"] == "token")
+    assert "小火慢炖" in answer
+    assert Message.objects.get(pk=frames[-1]["message_id"]).content == answer
+
+
+def test_anonymous_socket_is_refused_by_daphne(daphne_url: str) -> None:
+    async def attempt() -> None:
+        headers = {"Origin": f"http://{daphne_url}"}
+        async with websockets.connect(f"ws://{daphne_url}/ws/videos/BV1xx411c7mD/1/", additional_headers=headers) as s:
+            await s.recv()
+
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async_to_sync(attempt)()
+    assert refused.value.response.status_code == 403
