@@ -6,9 +6,11 @@
     stream.text, stream.usage    # the whole reply and what it cost
 
 The client comes from `videos.http.openai_client()` (base URL, key, timeout, OUTBOUND_PROXY
-through the SDK's own `http_client`), one per call. 429, 408/409, 5xx, timeouts and connection
-errors are retried LLM_RETRY_ATTEMPTS times, but only before the first token: once text has
-been handed out, a failure raises `LLMError` carrying the partial text (`interrupted`).
+through the SDK's own `http_client`), one per call; a caller that makes several calls in a row
+(a map-reduce summary) may pass one it opened itself as `client=` and close it after.
+429, 408/409, 5xx, timeouts and connection errors are retried LLM_RETRY_ATTEMPTS times, but
+only before the first token: once text has been handed out, a failure raises `LLMError`
+carrying the partial text (`interrupted`).
 
 Every call, finished or not, writes a `UsageRecord`: user, purpose, model, prompt and
 completion tokens (the provider's, or counted with tiktoken when it reports none), time to
@@ -18,6 +20,7 @@ first token and total time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -122,8 +125,10 @@ class ChatStream:
         model: str | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,
+        client: openai.AsyncOpenAI | None = None,
     ) -> None:
         self.messages = list(messages)
+        self.client = client
         self.purpose = purpose
         self.user_id = user_id_of(user)
         self.model = model or chat_model()
@@ -176,7 +181,8 @@ class ChatStream:
 
     async def _stream_once(self) -> AsyncIterator[str]:
         try:
-            async with openai_client() as client:
+            async with contextlib.AsyncExitStack() as stack:
+                client = self.client or await stack.enter_async_context(openai_client())
                 stream = await client.chat.completions.create(**self._request())
                 async with stream:
                     async for chunk in stream:

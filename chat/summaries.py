@@ -30,6 +30,7 @@ Timestamps are corrected to real chunk starts as the text streams (chat.timestam
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -60,6 +61,7 @@ from chat.offline import OFFLINE_MODEL, OFFLINE_VERSION, extractive_markdown, ex
 from chat.prompts import load_prompt
 from chat.selectors import PartTranscript, Passage, part_transcript
 from chat.timestamps import StreamingTimestampFixer, TimestampChecker, format_timestamp, timestamped_lines
+from videos.http import openai_client
 from videos.tokens import count_tokens
 
 logger = logging.getLogger(__name__)
@@ -371,12 +373,16 @@ class _Generation:
         self.usage: list[LLMUsage] = []
         self.mode = ""
         self._saved_at = 0.0
+        self.client: Any = None  # one LLM client for all the calls of this generation
 
     async def run(self) -> None:
         heartbeat = asyncio.ensure_future(self._heartbeat())
         try:
             summary = await Summary.objects.select_related("part").aget(pk=self.summary_id)
-            fields = await self._produce(summary)
+            async with contextlib.AsyncExitStack() as stack:
+                if not summary.offline:
+                    self.client = await stack.enter_async_context(openai_client())
+                fields = await self._produce(summary)
             await self._finish(Summary.Status.COMPLETE, **fields)
             await self._publish({"type": "done"})
         except _Superseded:
@@ -452,7 +458,7 @@ class _Generation:
         await self._stream_llm(messages, UsageRecord.Purpose.SUMMARY_REDUCE, checker)
 
     async def _stream_llm(self, messages: list[dict], purpose: str, checker: TimestampChecker) -> None:
-        stream = ChatStream(messages, purpose=purpose, user=self.user_id)
+        stream = ChatStream(messages, purpose=purpose, user=self.user_id, client=self.client)
         fixer = StreamingTimestampFixer(checker)
         try:
             async for delta in stream:
@@ -508,7 +514,9 @@ class _Generation:
         return await _gather_or_cancel([note(section) for section in sections])
 
     async def _complete(self, messages: list[dict]) -> ChatStream:
-        stream = await chat_complete(messages, purpose=UsageRecord.Purpose.SUMMARY_MAP, user=self.user_id)
+        stream = await chat_complete(
+            messages, purpose=UsageRecord.Purpose.SUMMARY_MAP, user=self.user_id, client=self.client
+        )
         if stream.usage is not None:
             self.usage.append(stream.usage)
         return stream
