@@ -62,6 +62,7 @@ from chat.prompts import load_prompt
 from chat.selectors import PartTranscript, Passage, part_transcript
 from chat.timestamps import StreamingTimestampFixer, TimestampChecker, format_timestamp, timestamped_lines
 from videos.http import openai_client
+from videos.models import VideoPart
 from videos.tokens import count_tokens
 
 logger = logging.getLogger(__name__)
@@ -133,8 +134,16 @@ def _restart(summary: Summary, user_id: int | None) -> None:
     summary.save()
 
 
+def _older_than_transcript(summary: Summary) -> bool:
+    """Whether the part was ingested again (new chunks) after this summary was made."""
+    ingested_at = VideoPart.objects.filter(pk=summary.part_id).values_list("ingested_at", flat=True).first()
+    return bool(ingested_at and summary.completed_at and summary.completed_at < ingested_at)
+
+
 def summary_claim(*, key: SummaryKey, user_id: int | None, regenerate: bool = False) -> tuple[str, Summary]:
     """Decide this request's role under the row lock: "cached", "follow" or "lead".
+
+    A finished summary older than the part's last ingestion is made again (the chunks changed).
 
     Two requests for a missing row both try to insert it; the unique constraint lets one win and
     the other waits for it, then finds it generating and follows.
@@ -148,7 +157,8 @@ def summary_claim(*, key: SummaryKey, user_id: int | None, regenerate: bool = Fa
             defaults={"offline": key.offline, "status": Summary.Status.GENERATING},
         )
         if not created and summary.status == Summary.Status.COMPLETE and not regenerate:
-            return "cached", summary
+            if not _older_than_transcript(summary):
+                return "cached", summary
         if not created and summary.status == Summary.Status.GENERATING and not _is_stale(summary):
             return "follow", summary
         _restart(summary, user_id)

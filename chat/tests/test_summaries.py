@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
+import threading
 import time
 from collections.abc import Sequence
 from datetime import timedelta
@@ -14,11 +15,12 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
+from django.db import connections
 from django.utils import timezone
 
 from chat.models import Summary, UsageRecord
 from chat.selectors import Passage
-from chat.summaries import budget_sections, summary_stream
+from chat.summaries import budget_sections, summary_claim, summary_key, summary_stream
 from chat.timestamps import format_timestamp
 from tests.fakes.openai import FakeOpenAI, fake_tokens
 from videos.chunking import chunks_for_transcript
@@ -277,6 +279,42 @@ async def test_the_cache_key_is_part_language_prompt_version_and_model(llm: Fake
     assert [request.body["model"] for request in llm.requests] == ["fake-chat", "fake-chat", "another-model"]
     keys = {key async for key in Summary.objects.values_list("language", "prompt_version", "model")}
     assert keys == {("zh", "v1", "fake-chat"), ("en", "v1", "fake-chat"), ("zh", "v1", "another-model")}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_a_part_ingested_again_gets_a_new_summary(llm: FakeOpenAI) -> None:
+    part = await ready_part(cue_lines(20))
+    await collect(summary_stream(part, "zh", None))
+    await VideoPart.objects.filter(pk=part.pk).aupdate(ingested_at=timezone.now())
+    again = await collect(summary_stream(part, "zh", None))
+    assert again[0]["cached"] is False and len(llm.requests) == 2
+    assert (await collect(summary_stream(part, "zh", None)))[0]["cached"] is True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_connections_claiming_at_once_make_one_leader(settings: Any) -> None:
+    """The claim itself, raced from two threads with their own database connections."""
+    settings.OPENAI_API_KEY = "test-key"
+    part = make_part(cue_lines(5))
+    key = summary_key(part_id=part.pk, language="zh")
+    barrier = threading.Barrier(2)
+    roles: list[str] = []
+
+    def claim() -> None:
+        try:
+            barrier.wait()
+            roles.append(summary_claim(key=key, user_id=None)[0])
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=claim) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(roles) == ["follow", "lead"]
+    assert Summary.objects.count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
