@@ -115,7 +115,7 @@ def main() -> None:
 
     fake = start_fake_openai(port, args.delay)
     try:
-        with bench_database():
+        with bench_database("bench_ingest"):
             figures = asyncio.run(run(args.lines))
     finally:
         fake.terminate()

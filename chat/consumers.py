@@ -16,11 +16,13 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from asgiref.sync import ThreadSensitiveContext
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from chat.conversations import answer_stream
 from chat.llm import GenerationError
 from chat.summaries import summary_stream
+from chatbili_site.db.connections import release_db_connection
 from videos.models import VideoPart
 from videos.progress import video_group_name
 
@@ -33,6 +35,14 @@ LANGUAGES = ("zh", "en", "auto")
 class VideoPartConsumer(AsyncJsonWebsocketConsumer):
     part: VideoPart
     group: str
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        """Each socket gets its own thread for database calls, so sockets do not wait on each other."""
+        async with ThreadSensitiveContext():
+            try:
+                await super().__call__(scope, receive, send)
+            finally:
+                await release_db_connection()
 
     async def connect(self) -> None:
         self.tasks: dict[str, asyncio.Task] = {}
@@ -53,6 +63,7 @@ class VideoPartConsumer(AsyncJsonWebsocketConsumer):
         self.group = video_group_name(part.video.bvid)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        await release_db_connection()
         await self.send_json({"type": "progress", **part.progress_dict()})
         if part.is_in_progress:
             self.tasks["progress"] = asyncio.create_task(self.watch_progress())
@@ -122,6 +133,8 @@ class VideoPartConsumer(AsyncJsonWebsocketConsumer):
         except Exception:
             logger.exception("the %s stream failed", stream)
             await self.send_error("internal_error", "内部错误，请重试 / Internal error, please retry", stream=stream)
+        finally:
+            await release_db_connection()
 
     async def send_error(self, code: str, message: str, *, stream: str | None) -> None:
         await self.send_json({"type": "error", "code": code, "message": message, "stream": stream})
@@ -136,6 +149,7 @@ class VideoPartConsumer(AsyncJsonWebsocketConsumer):
         while True:
             await asyncio.sleep(PROGRESS_POLL_SECONDS)
             part = await VideoPart.objects.select_related("video").aget(pk=self.part.pk)
+            await release_db_connection()
             await self.send_progress(part.progress_dict())
             if not part.is_in_progress:
                 return

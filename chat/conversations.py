@@ -30,6 +30,7 @@ from chat.models import Conversation, Message, UsageRecord
 from chat.prompts import load_prompt
 from chat.retrieval import RetrievedChunk, retrieve_chunks
 from chat.timestamps import TIMESTAMP_PATTERN, StreamingTimestampFixer, TimestampChecker, format_timestamp
+from chatbili_site.db.connections import release_db_connection
 from videos.models import VideoPart
 from videos.tokens import count_tokens
 
@@ -254,6 +255,7 @@ class _Answer:
         )
         fixer = StreamingTimestampFixer(TimestampChecker.from_spans([(c.start_ms, c.end_ms) for c in chunks]))
         self.stream = ChatStream(messages, purpose=UsageRecord.Purpose.CHAT, user=self.user)
+        await release_db_connection()
         async for delta in self.stream:
             if safe := fixer.feed(delta):
                 self.text += safe

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ssl
+from functools import cache
 from typing import Any
 
+import certifi
 import httpx
 import openai
 from django.conf import settings
@@ -13,6 +16,12 @@ BROWSER_USER_AGENT = (
 )
 
 
+@cache
+def tls_context() -> ssl.SSLContext:
+    """One TLS context for every client: building one loads the CA bundle (~6 ms of CPU each)."""
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 def outbound_client(*, timeout: float = 20.0, **kwargs: Any) -> httpx.AsyncClient:
     """An AsyncClient that goes through OUTBOUND_PROXY when one is set (and ignores proxy env vars)."""
     kwargs.setdefault("headers", {"User-Agent": BROWSER_USER_AGENT})
@@ -20,6 +29,7 @@ def outbound_client(*, timeout: float = 20.0, **kwargs: Any) -> httpx.AsyncClien
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         proxy=settings.OUTBOUND_PROXY or None,
         trust_env=False,
+        verify=tls_context(),
         **kwargs,
     )
 
@@ -32,7 +42,9 @@ def openai_client(*, timeout: float | None = None, max_retries: int = 0) -> open
     with proxy environment variables ignored like every other outgoing client. Retries are the
     caller's, so the SDK's are off by default.
     """
-    http_client = openai.DefaultAsyncHttpxClient(proxy=settings.OUTBOUND_PROXY or None, trust_env=False)
+    http_client = openai.DefaultAsyncHttpxClient(
+        proxy=settings.OUTBOUND_PROXY or None, trust_env=False, verify=tls_context()
+    )
     return openai.AsyncOpenAI(
         api_key=settings.OPENAI_API_KEY or "offline",
         base_url=settings.OPENAI_BASE_URL,

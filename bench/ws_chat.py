@@ -1,0 +1,164 @@
+"""Websocket chat bench: N concurrent signed-in chats against a fake LLM at a fixed token rate.
+
+Everything runs here on loopback: a real daphne, the fake OpenAI-compatible server in its own
+process (one token every --token-delay seconds), and N websocket clients in this process.
+It reports tokens lost, the overhead to first token our server adds over the fake's own delay,
+and the p50/p99 gap between tokens that our server adds.
+Run: .venv/bin/python bench/ws_chat.py [--clients 50,200] [--token-delay 0.02] [--tokens 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+from common import ROOT, bench_database, machine, setup_django
+
+REPLY_TOKEN = "好"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"a bench server exited with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listens on port {port}")
+
+
+def start_fake_llm(port: int, token_delay: float, tokens: int) -> subprocess.Popen:
+    code = (
+        "import uvicorn; from tests.fakes.openai import FakeOpenAI; "
+        f"fake = FakeOpenAI(reply={REPLY_TOKEN * tokens!r}, token_delay={token_delay}); "
+        f"uvicorn.run(fake.app, host='127.0.0.1', port={port}, log_level='warning')"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
+    wait_for_port(port, process)
+    return process
+
+
+def start_daphne(port: int, env: dict) -> subprocess.Popen:
+    command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "chatbili_site.asgi:application"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    wait_for_port(port, process)
+    return process
+
+
+def prepare(clients: int) -> list[str]:
+    """A ready part and `clients` signed-in users; returns their session cookies."""
+    from asgiref.sync import async_to_sync
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    from tests.factories import ready_part
+
+    async_to_sync(ready_part)()
+    cookies = []
+    for number in range(clients):
+        user = User.objects.create_user(f"bench{number}")
+        client = Client()
+        client.force_login(user)
+        cookies.append(client.cookies["sessionid"].value)
+    return cookies
+
+
+async def one_chat(url: str, cookie: str) -> dict:
+    import websockets
+
+    headers = {"Cookie": f"sessionid={cookie}", "Origin": f"http://{url}"}
+    async with websockets.connect(f"ws://{url}/ws/videos/BV1xx411c7mD/1/", additional_headers=headers) as ws:
+        await ws.recv()  # progress
+        sent = time.perf_counter()
+        await ws.send(json.dumps({"type": "ask", "question": "红烧肉怎么做？"}))
+        token_times, text = [], ""
+        while True:
+            frame = json.loads(await ws.recv())
+            if frame["type"] == "token":
+                token_times.append(time.perf_counter())
+                text += frame["text"]
+            elif frame["type"] in ("done", "error"):
+                return {"sent": sent, "tokens": token_times, "text": text, "end": frame["type"]}
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def report(clients: int, results: list, expected: str, token_delay: float) -> None:
+    failures = [r for r in results if isinstance(r, BaseException) or r["end"] != "done"]
+    good = [r for r in results if not isinstance(r, BaseException) and r["end"] == "done"]
+    lost = sum(len(expected) - len(r["text"]) for r in good) + len(expected) * len(failures)
+    first = [(r["tokens"][0] - r["sent"] - token_delay) * 1000 for r in good if r["tokens"]]
+    gaps = [(b - a - token_delay) * 1000 for r in good for a, b in zip(r["tokens"], r["tokens"][1:], strict=False)]
+    print(f"\nN = {clients}: {len(good)} chats done, {len(failures)} failed")
+    print(f"  tokens lost: {lost} of {len(expected) * clients}")
+    if first:
+        print(f"  overhead to first token (ms): p50 {percentile(first, 0.5):.1f}  p99 {percentile(first, 0.99):.1f}")
+    if gaps:
+        print(
+            f"  gap between tokens added by us (ms): p50 {percentile(gaps, 0.5):.1f}  p99 {percentile(gaps, 0.99):.1f}"
+            f"  (mean {statistics.fmean(gaps):.1f}; {len(gaps)} gaps; tokens may be coalesced, so gaps can be < 0)"
+        )
+
+
+async def run_clients(url: str, cookies: list[str]) -> list:
+    return await asyncio.gather(*(one_chat(url, cookie) for cookie in cookies), return_exceptions=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clients", default="50,200")
+    parser.add_argument("--token-delay", type=float, default=0.02)
+    parser.add_argument("--tokens", type=int, default=60)
+    args = parser.parse_args()
+    counts = [int(value) for value in args.clients.split(",")]
+
+    llm_port, web_port = free_port(), free_port()
+    os.environ.update(
+        {"OPENAI_API_KEY": "bench-key", "OPENAI_BASE_URL": f"http://127.0.0.1:{llm_port}/v1", "OUTBOUND_PROXY": ""}
+    )
+    setup_django()
+    from django.db import connection
+
+    llm = start_fake_llm(llm_port, args.token_delay, args.tokens)
+    try:
+        with bench_database("bench_ws_chat"):
+            db = connection.settings_dict
+            env = {**os.environ, "DATABASE_URL": f"postgresql://{db['USER']}@/{db['NAME']}?host={db['HOST']}"}
+            cookies = prepare(max(counts))
+            connection.close_pool()
+            daphne = start_daphne(web_port, env)
+            try:
+                print(f"machine: {machine()}")
+                print(f"fake LLM: {args.tokens} tokens, one every {args.token_delay * 1000:.0f} ms; one daphne process")
+                for clients in counts:
+                    results = asyncio.run(run_clients(f"127.0.0.1:{web_port}", cookies[:clients]))
+                    report(clients, results, REPLY_TOKEN * args.tokens, args.token_delay)
+            finally:
+                daphne.terminate()
+                daphne.wait(timeout=30)
+    finally:
+        llm.terminate()
+        llm.wait()
+
+
+if __name__ == "__main__":
+    main()
