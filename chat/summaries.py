@@ -270,14 +270,21 @@ class _Follower:
                     return
 
     async def _catch_up(self, summary: Summary) -> AsyncIterator[dict]:
-        """Text the database has beyond what was sent; then the end, if the run has ended."""
-        if summary.generation_id != self.generation_id:
-            if summary.status == Summary.Status.GENERATING or summary.content != self.text:
-                self.generation_id, self.text = summary.generation_id, ""
+        """Text the database has beyond what was sent; then the end, if the run has ended.
+
+        When the row belongs to another run, or its text no longer extends what was sent (and is
+        not just behind it), the client is told to start over.
+        """
+        content = summary.content
+        diverged = not content.startswith(self.text) and not self.text.startswith(content)
+        if summary.generation_id != self.generation_id or diverged:
+            self.generation_id = summary.generation_id
+            if self.text:
+                self.text = ""
                 yield {"type": "reset"}
-        if summary.content.startswith(self.text) and len(summary.content) > len(self.text):
-            yield {"type": "token", "text": summary.content[len(self.text) :]}
-            self.text = summary.content
+        if len(content) > len(self.text):
+            yield {"type": "token", "text": content[len(self.text) :]}
+            self.text = content
         if summary.status == Summary.Status.COMPLETE:
             yield {"type": "done", "cached": False, "summary": summary.to_dict()}
         elif summary.status != Summary.Status.GENERATING:

@@ -372,6 +372,33 @@ async def test_a_request_arriving_mid_stream_gets_the_text_so_far_then_the_rest(
     assert text_of(late) == text_of(early) == SUMMARY_REPLY
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_followers_recover_what_a_full_channel_dropped(llm: FakeOpenAI, settings: Any) -> None:
+    """A channel that holds 2 messages drops most tokens (and maybe the end): the saved text fills in."""
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 2}}
+    }
+    settings.SUMMARY_STALE_SECONDS = 0.9
+    settings.SUMMARY_SAVE_INTERVAL_SECONDS = 0.02
+    llm.reply = SUMMARY_REPLY * 5
+    part = await ready_part(cue_lines(20))
+    results = await asyncio.gather(*(collect_slowly(summary_stream(part, "zh", None)) for _ in range(3)))
+    assert len(llm.requests) == 1
+    for events in results:
+        assert text_of(events) == events[-1]["summary"]["content"] == SUMMARY_REPLY * 5
+    assert any(len(event.get("text", "")) > 10 for event in results[0][1:-1])  # a catch-up from the saved text
+
+
+async def collect_slowly(stream: Any) -> list[dict]:
+    """A reader slower than the generation (a slow websocket client)."""
+    events = []
+    async for event in stream:
+        events.append(event)
+        await asyncio.sleep(0.005)
+    return events
+
+
 def make_user(name: str) -> User:
     return User.objects.create(username=name)
 
