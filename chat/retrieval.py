@@ -10,6 +10,10 @@ Two rankings of the part's chunks are fused with reciprocal rank fusion (RRF, k=
 
 The best `k` fused chunks (hits) are returned with their neighbours (ordinal ± `neighbours`,
 marked `is_context`), ordered by time, each chunk once.
+
+Where the part is a small share of the table (a few hundred chunks among thousands), the
+planner reads the part through its btree index and sorts exactly, which is faster than HNSW
+and exact; the HNSW settings below matter when it picks the HNSW index (large parts).
 """
 
 from __future__ import annotations
@@ -57,7 +61,10 @@ class FusedHit:
 
 
 async def retrieve_chunks(part_id: int, question: str, *, k: int = 8, neighbours: int = 1) -> list[RetrievedChunk]:
-    """The part's `k` best chunks for `question` with their neighbours, ordered by time."""
+    """The part's `k` best chunks for `question` with their neighbours, ordered by time.
+
+    Embedding the question may raise VideoError (embedding_failed); the caller decides.
+    """
     if not question.strip() or k < 1:
         return []
     (vector,) = await embed_texts([question])
