@@ -18,9 +18,11 @@ from django.contrib.auth.models import User
 from django.db import connections
 from django.utils import timezone
 
+from chat.llm import GenerationError
 from chat.models import Summary, UsageRecord
+from chat.prompts import load_prompt
 from chat.selectors import Passage
-from chat.summaries import budget_sections, summary_claim, summary_key, summary_stream
+from chat.summaries import budget_sections, summary_claim, summary_get_or_generate, summary_key, summary_stream
 from chat.timestamps import format_timestamp
 from tests.fakes.openai import FakeOpenAI, fake_tokens
 from videos.chunking import chunks_for_transcript
@@ -536,3 +538,39 @@ async def test_highlights_are_added_from_danmaku_not_from_the_model(llm: FakeOpe
     )
     assert [h["start_ms"] for h in summary["highlights"]] == [70_000]
     assert text_of(events) == summary["content"]
+
+
+# --- Prompts and the non-streaming helper --------------------------------------------------------------
+
+
+def test_prompt_templates_are_versioned_files_with_both_parts() -> None:
+    for name in ("summary", "summary_map", "summary_reduce", "comments"):
+        prompt = load_prompt(name, "v1")
+        assert (prompt.name, prompt.version) == (name, "v1")
+    messages = load_prompt("summary_map", "v1").messages(
+        title="标题 ${not_a_variable}",
+        section_range="[00:00]–[01:00]",
+        language_instruction="用中文。",
+        transcript="{}",
+    )
+    assert [message["role"] for message in messages] == ["system", "user"]
+    assert "标题 ${not_a_variable}" in messages[1]["content"] and messages[1]["content"].endswith("{}")
+    with pytest.raises(KeyError):
+        load_prompt("summary_map", "v1").messages(title="缺少其他值")
+    with pytest.raises(FileNotFoundError):
+        load_prompt("summary", "v999")
+    with pytest.raises(ValueError):
+        load_prompt("../settings", "v1")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_summary_get_or_generate_returns_the_finished_row(llm: FakeOpenAI) -> None:
+    part = await ready_part(cue_lines(20))
+    summary = await summary_get_or_generate(part, "zh")
+    assert (summary.status, summary.content) == ("complete", SUMMARY_REPLY)
+    empty = await ready_part([])
+    with pytest.raises(GenerationError):
+        await summary_get_or_generate(empty, "zh")
+    with pytest.raises(GenerationError):
+        await summary_get_or_generate(part, "fr")
