@@ -77,7 +77,7 @@ async def test_offline_answer_quotes_the_best_excerpts() -> None:
     user = await make_user()
     part = await ready_part()
     events = await collect(answer_stream(user=user, part=part, question="红烧肉怎么炒糖色？"))
-    assert [event["type"] for event in events][0] == "start"
+    assert events[0]["type"] == "start"
     assert events[-1]["type"] == "done" and events[-1]["offline"] is True
     answer = text_of(events)
     assert "离线模式" in answer
