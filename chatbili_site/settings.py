@@ -202,6 +202,17 @@ EMBEDDING_CONCURRENCY = env.int("EMBEDDING_CONCURRENCY", 4, minimum=1, maximum=3
 EMBEDDING_RETRY_ATTEMPTS = env.int("EMBEDDING_RETRY_ATTEMPTS", 4, minimum=1, maximum=10)
 EMBEDDING_RETRY_BASE_DELAY_SECONDS = env.float("EMBEDDING_RETRY_BASE_DELAY_SECONDS", 1.0)
 
+# --- Generation -------------------------------------------------------------------------------
+LLM_RETRY_ATTEMPTS = env.int("LLM_RETRY_ATTEMPTS", 3, minimum=1, maximum=10)
+LLM_RETRY_BASE_DELAY_SECONDS = env.float("LLM_RETRY_BASE_DELAY_SECONDS", 1.0)
+# A transcript up to this many tokens is summarized in one pass; a longer one is read in
+# sections of SUMMARY_SECTION_TOKENS (map, SUMMARY_MAP_CONCURRENCY at a time), then reduced.
+SUMMARY_SINGLE_PASS_TOKENS = env.int("SUMMARY_SINGLE_PASS_TOKENS", 12000, minimum=500)
+SUMMARY_SECTION_TOKENS = env.int("SUMMARY_SECTION_TOKENS", 6000, minimum=200)
+SUMMARY_MAP_CONCURRENCY = env.int("SUMMARY_MAP_CONCURRENCY", 4, minimum=1, maximum=32)
+SUMMARY_STALE_SECONDS = env.float("SUMMARY_STALE_SECONDS", 60.0, minimum=1.0)
+SUMMARY_SAVE_INTERVAL_SECONDS = env.float("SUMMARY_SAVE_INTERVAL_SECONDS", 0.3, minimum=0.0)
+
 # --- Chat -------------------------------------------------------------------------------------
 # Earlier turns of a conversation that enter the prompt (newest first; older ones are dropped).
 CHAT_HISTORY_TOKENS = env.int("CHAT_HISTORY_TOKENS", 2000, minimum=0)
