@@ -214,3 +214,48 @@ class CommentDraftSet(models.Model):
             "offline": self.offline,
             "created_at": self.created_at.isoformat() if self.created_at else None,
         }
+
+
+class ApiToken(models.Model):
+    """A personal API token. Only the SHA-256 of the secret is stored; the secret is shown once."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # The first characters of the secret ("cbt_AbCd"), so a user can tell tokens apart.
+    prefix = models.CharField(max_length=16, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class UserQuota(models.Model):
+    """Per-user overrides of the quota settings; an empty field means the site default."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="quota")
+    daily_token_budget = models.PositiveIntegerField(
+        null=True, blank=True, help_text="LLM tokens per day (empty: the QUOTA_DAILY_TOKENS setting; 0: unlimited)"
+    )
+    requests_per_minute = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="LLM requests per minute (empty: the QUOTA_REQUESTS_PER_MINUTE setting; 0: unlimited)",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "user quota"
+
+    def __str__(self) -> str:
+        return f"quota of {self.user}"
