@@ -3,8 +3,9 @@
 Protocol (JSON frames; see README):
   client → {"type": "ask", "question", "conversation_id"?, "language"?}
            {"type": "summary", "language"?}  {"type": "regenerate", "language"?}  {"type": "cancel"}
+           {"type": "comments", "tone", "language"?}
   server → {"type": "progress", "stage", "percent", "error", "page", "bvid"}
-           {"type": "start" | "token" | "citations" | "done" | "error", "stream": "summary" | "answer", ...}
+           {"type": "start" | "token" | "citations" | "done" | "error", "stream": "summary"|"answer"|"comments", ...}
 The consumer only routes: the work is in chat.conversations and chat.summaries.
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 from asgiref.sync import ThreadSensitiveContext
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from chat.comments import comment_drafts_stream
 from chat.conversations import answer_stream
 from chat.llm import GenerationError
 from chat.summaries import summary_stream
@@ -87,8 +89,12 @@ class VideoPartConsumer(AsyncJsonWebsocketConsumer):
         elif kind in ("summary", "regenerate"):
             events = summary_stream(self.part, language, self.scope["user"], regenerate=kind == "regenerate")
             await self.start_stream("summary", events)
+        elif kind == "comments":
+            tone = str(content.get("tone") or "认真")[:20]
+            events = comment_drafts_stream(self.part, tone=tone, user=self.scope["user"], language=language)
+            await self.start_stream("comments", events)
         elif kind == "cancel":
-            for name in ("answer", "summary"):
+            for name in ("answer", "summary", "comments"):
                 if task := self.tasks.get(name):
                     task.cancel()
         else:
