@@ -1,7 +1,8 @@
 """Websocket chat bench: N concurrent signed-in chats against a fake LLM at a fixed token rate.
 
 Everything runs here on loopback: a real daphne, the fake OpenAI-compatible server in its own
-process (one token every --token-delay seconds), and N websocket clients in this process.
+process (one token every --token-delay seconds), and N websocket clients in this process. All N
+sockets are opened first (20 handshakes at a time), then all N questions are sent at once.
 It reports tokens lost, the overhead to first token our server adds over the fake's own delay,
 and the p50/p99 gap between tokens that our server adds.
 Run: .venv/bin/python bench/ws_chat.py [--clients 50,200] [--token-delay 0.02] [--tokens 60]
@@ -18,10 +19,13 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 
 from common import ROOT, bench_database, machine, setup_django
 
 REPLY_TOKEN = "好"
+# Sockets are opened this many at a time; then every client asks at the same moment.
+HANDSHAKES_AT_ONCE = 20
 
 
 def free_port() -> int:
@@ -55,7 +59,8 @@ def start_fake_llm(port: int, token_delay: float, tokens: int) -> subprocess.Pop
 
 
 def start_daphne(port: int, env: dict) -> subprocess.Popen:
-    command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "chatbili_site.asgi:application"]
+    endpoint = f"tcp:port={port}:interface=127.0.0.1:backlog=1024"
+    command = [sys.executable, "-m", "daphne", "-e", endpoint, "chatbili_site.asgi:application"]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     wait_for_port(port, process)
     return process
@@ -79,12 +84,16 @@ def prepare(clients: int) -> list[str]:
     return cookies
 
 
-async def one_chat(url: str, cookie: str) -> dict:
+async def one_chat(url: str, cookie: str, handshakes: asyncio.Semaphore, everyone_in: asyncio.Barrier) -> dict:
+    """Open the socket (a bounded number of handshakes at once), wait for every client, then ask."""
     import websockets
 
     headers = {"Cookie": f"sessionid={cookie}", "Origin": f"http://{url}"}
-    async with websockets.connect(f"ws://{url}/ws/videos/BV1xx411c7mD/1/", additional_headers=headers) as ws:
+    async with handshakes:
+        ws = await websockets.connect(f"ws://{url}/ws/videos/BV1xx411c7mD/1/", additional_headers=headers)
         await ws.recv()  # progress
+    async with ws:
+        await everyone_in.wait()
         sent = time.perf_counter()
         await ws.send(json.dumps({"type": "ask", "question": "红烧肉怎么做？"}))
         token_times, text = [], ""
@@ -94,7 +103,8 @@ async def one_chat(url: str, cookie: str) -> dict:
                 token_times.append(time.perf_counter())
                 text += frame["text"]
             elif frame["type"] in ("done", "error"):
-                return {"sent": sent, "tokens": token_times, "text": text, "end": frame["type"]}
+                reason = frame.get("code", "") if frame["type"] == "error" else ""
+                return {"sent": sent, "tokens": token_times, "text": text, "end": frame["type"], "reason": reason}
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -109,6 +119,9 @@ def report(clients: int, results: list, expected: str, token_delay: float) -> No
     first = [(r["tokens"][0] - r["sent"] - token_delay) * 1000 for r in good if r["tokens"]]
     gaps = [(b - a - token_delay) * 1000 for r in good for a, b in zip(r["tokens"], r["tokens"][1:], strict=False)]
     print(f"\nN = {clients}: {len(good)} chats done, {len(failures)} failed")
+    reasons = Counter(repr(r)[:80] if isinstance(r, BaseException) else r["reason"] for r in failures)
+    for reason, count in reasons.most_common(3):
+        print(f"  failure x{count}: {reason}")
     print(f"  tokens lost: {lost} of {len(expected) * clients}")
     if first:
         print(f"  overhead to first token (ms): p50 {percentile(first, 0.5):.1f}  p99 {percentile(first, 0.99):.1f}")
@@ -120,7 +133,10 @@ def report(clients: int, results: list, expected: str, token_delay: float) -> No
 
 
 async def run_clients(url: str, cookies: list[str]) -> list:
-    return await asyncio.gather(*(one_chat(url, cookie) for cookie in cookies), return_exceptions=True)
+    handshakes = asyncio.Semaphore(HANDSHAKES_AT_ONCE)
+    everyone_in = asyncio.Barrier(len(cookies))
+    chats = (one_chat(url, cookie, handshakes, everyone_in) for cookie in cookies)
+    return await asyncio.gather(*chats, return_exceptions=True)
 
 
 def main() -> None:
