@@ -28,7 +28,9 @@ from django.db.models import Count, F, Min, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from chat.models import UsageRecord, UserQuota
+from chat.models import Summary, UsageRecord, UserQuota
+from chat.summaries import LANGUAGES, summary_key
+from videos.models import VideoPart
 
 DEFAULT_DAILY_TOKENS = 200_000
 DEFAULT_REQUESTS_PER_MINUTE = 10
@@ -124,6 +126,33 @@ def quota_check(user: Any) -> None:
 
 
 aquota_check = sync_to_async(quota_check)
+
+
+def summary_is_cached(*, part_id: int, language: str) -> bool:
+    """Whether the part's summary in this language is made and current (serving it is free)."""
+    if language not in LANGUAGES:
+        return False
+    key = summary_key(part_id=part_id, language=language)
+    summary = Summary.objects.filter(
+        part_id=part_id,
+        language=language,
+        prompt_version=key.prompt_version,
+        model=key.model,
+        status=Summary.Status.COMPLETE,
+    ).first()
+    if summary is None:
+        return False
+    ingested_at = VideoPart.objects.filter(pk=part_id).values_list("ingested_at", flat=True).first()
+    return not (ingested_at and summary.completed_at and summary.completed_at < ingested_at)
+
+
+def quota_check_for_summary(user: Any, *, part_id: int, language: str, regenerate: bool = False) -> None:
+    """`quota_check`, unless the summary is cached and not asked to be made again."""
+    if regenerate or not summary_is_cached(part_id=part_id, language=language):
+        quota_check(user)
+
+
+aquota_check_for_summary = sync_to_async(quota_check_for_summary)
 
 
 def usage_summary(user: Any) -> dict:

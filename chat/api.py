@@ -1,0 +1,420 @@
+"""The chat API: summaries, comment drafts, chat, my conversations, my usage and my tokens.
+
+Generating endpoints answer JSON when the work is done, or stream it with `stream=true` as
+server-sent events: `event: <type>` and `data: <the event as JSON>`, the same events the
+websocket sends (see chat.summaries, chat.comments, chat.conversations). Anything that may call
+the LLM checks the user's quota first (429 with Retry-After); a cached summary is free.
+Someone else's conversation or token is a 404, exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Count, QuerySet
+from django.http import Http404, HttpRequest, StreamingHttpResponse
+from ninja import Field, Path, Query, Router, Schema, Status
+from ninja.pagination import PageNumberPagination, paginate
+
+from chat.comments import comment_drafts_stream
+from chat.conversations import answer_stream
+from chat.llm import GenerationError
+from chat.models import ApiToken, Conversation, Message, Summary
+from chat.quotas import aquota_check, aquota_check_for_summary, usage_summary
+from chat.summaries import summary_get_or_generate, summary_stream
+from chat.tokens import api_token_create, api_token_revoke, api_tokens_for_user
+from chatbili_site.api_common import ApiError, error_responses
+from chatbili_site.db.connections import release_db_connection
+from videos.api import Bvid, Page, PartOut, apart_get_or_404, part_out, part_require_ready
+
+logger = logging.getLogger(__name__)
+router = Router(tags=["chat"])
+
+Language = Literal["zh", "en", "auto"]
+MAX_ID = 2**63 - 1
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
+
+
+# --- server-sent events -----------------------------------------------------------------------------
+
+
+def sse_frame(event: dict) -> str:
+    """One event: its `type` as the SSE event name, the whole dict as JSON data."""
+    data = json.dumps(event, cls=DjangoJSONEncoder, ensure_ascii=False)
+    return f"event: {event.get('type', 'message')}\ndata: {data}\n\n"
+
+
+async def sse_frames(first: dict, events: AsyncIterator[dict]) -> AsyncIterator[str]:
+    """The events as SSE frames; a failure after the headers went out becomes an `error` event."""
+    try:
+        yield sse_frame(first)
+        async for event in events:
+            yield sse_frame(event)
+    except GenerationError as exc:
+        yield sse_frame({"type": "error", "code": exc.code, "message": exc.message})
+    except Exception:
+        logger.exception("an SSE stream failed")
+        yield sse_frame({"type": "error", "code": "internal_error", "message": "内部错误 / Internal error"})
+    finally:
+        await events.aclose()
+        await release_db_connection()
+
+
+async def sse_response(events: AsyncIterator[dict]) -> StreamingHttpResponse:
+    """Stream `events`. The first one is awaited here, so errors before it get their HTTP status."""
+    try:
+        first = await anext(events)
+    except StopAsyncIteration:
+        raise ApiError("incomplete", "生成意外结束 / The generation ended early", status=502) from None
+    response = StreamingHttpResponse(sse_frames(first, events), content_type="text/event-stream; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+def sse_openapi(what: str) -> dict:
+    """Documents that a 200 is JSON, or `text/event-stream` with `stream=true`."""
+    description = f"{what}; with stream=true, server-sent events (event: start, token, …, done or error)"
+    return {
+        "responses": {
+            200: {"description": description, "content": {"text/event-stream": {"schema": {"type": "string"}}}}
+        }
+    }
+
+
+class StreamQuery(Schema):
+    stream: bool = Field(False, description="Answer as server-sent events instead of one JSON body")
+
+
+# --- summaries --------------------------------------------------------------------------------------
+
+
+class SummaryQuery(StreamQuery):
+    language: Language = "zh"
+
+
+class KeyPointOut(Schema):
+    start_ms: int
+    text: str
+
+
+class SummaryOut(Schema):
+    id: int
+    bvid: str
+    page: int
+    language: str
+    status: str
+    content: str = Field(description="Markdown")
+    key_points: list[KeyPointOut]
+    highlights: list[dict] = Field(description="Danmaku peaks: start_ms, end_ms, count, ratio, texts")
+    mode: str
+    offline: bool
+    model: str
+    prompt_version: str
+    llm_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    completed_at: datetime | None
+
+
+class PendingOut(Schema):
+    status: Literal["ingesting"]
+    message: str
+    part: PartOut
+
+
+def summary_out(summary: Summary, *, bvid: str, page: int) -> dict:
+    fields = ["id", "language", "status", "content", "key_points", "highlights", "mode", "offline", "model"]
+    fields += ["prompt_version", "llm_calls", "prompt_tokens", "completion_tokens", "completed_at"]
+    return {"bvid": bvid, "page": page, **{name: getattr(summary, name) for name in fields}}
+
+
+@router.get(
+    "/videos/{bvid}/parts/{page}/summary",
+    response={200: SummaryOut, 202: PendingOut, **error_responses(404, 409, 429, 502)},
+    openapi_extra=sse_openapi("The summary, once made (the first request makes it)"),
+    tags=["summaries"],
+)
+async def summary_get(request: HttpRequest, bvid: Bvid, page: Page, query: Query[SummaryQuery]) -> Any:
+    """The part's summary. 202 with the ingestion status while the part is not ready yet."""
+    part = await apart_get_or_404(bvid=bvid, page=page)
+    if not part.is_ready and part.is_in_progress:
+        pending = {"status": "ingesting", "message": "视频还在处理中 / Still being processed", "part": part_out(part)}
+        return Status(202, pending)
+    part_require_ready(part)
+    await aquota_check_for_summary(request.auth, part_id=part.pk, language=query.language)
+    if query.stream:
+        return await sse_response(summary_stream(part, query.language, request.auth))
+    summary = await summary_get_or_generate(part, query.language, request.auth)
+    return summary_out(summary, bvid=bvid, page=page)
+
+
+# --- comment drafts ---------------------------------------------------------------------------------
+
+
+class CommentsIn(Schema):
+    tone: str = Field(
+        "认真", min_length=1, max_length=20, pattern=NO_NUL, description="认真, 幽默, 提问, 夸夸 (or serious, funny, …)"
+    )
+    language: Language = "zh"
+
+
+class CommentDraftsOut(Schema):
+    id: int
+    bvid: str
+    page: int
+    tone: str
+    drafts: list[str]
+    offline: bool
+    model: str
+    created_at: datetime | None
+
+
+@router.post(
+    "/videos/{bvid}/parts/{page}/comments",
+    response={200: CommentDraftsOut, **error_responses(404, 409, 429, 502)},
+    openapi_extra=sse_openapi("Three comment drafts (suggestions only; nothing is posted)"),
+    tags=["comments"],
+)
+async def comment_drafts_create(
+    request: HttpRequest, bvid: Bvid, page: Page, body: CommentsIn, query: Query[StreamQuery]
+) -> Any:
+    """Draft three comments for the part in a tone; the summary is made first when needed."""
+    part = await apart_get_or_404(bvid=bvid, page=page)
+    part_require_ready(part)
+    await aquota_check(request.auth)
+    events = comment_drafts_stream(part, tone=body.tone, user=request.auth, language=body.language)
+    if query.stream:
+        return await sse_response(events)
+    done = await last_event(events)
+    return {"bvid": bvid, "page": page, **done["comment_set"]}
+
+
+async def last_event(events: AsyncIterator[dict]) -> dict:
+    """Run a stream to its `done` event; an `error` event becomes a 502 with the partial text."""
+    async for event in events:
+        if event["type"] == "done":
+            return event
+        if event["type"] == "error":
+            details = {key: value for key, value in event.items() if key not in ("type", "code", "message")}
+            raise ApiError(event["code"], event["message"], status=502, details=details)
+    raise ApiError("incomplete", "生成意外结束 / The generation ended early", status=502)
+
+
+# --- chat -------------------------------------------------------------------------------------------
+
+
+class ChatIn(Schema):
+    question: str = Field(min_length=1, max_length=2000, pattern=NO_NUL)
+    conversation_id: int | None = Field(None, ge=1, le=MAX_ID, description="Continue this conversation")
+    language: Language = "auto"
+
+
+class CitationOut(Schema):
+    chunk_id: int
+    start_ms: int
+    end_ms: int
+    label: str
+
+
+class TokenUsageOut(Schema):
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class AnswerOut(Schema):
+    conversation_id: int
+    message_id: int
+    status: str
+    content: str
+    citations: list[CitationOut]
+    usage: TokenUsageOut
+    offline: bool
+
+
+@router.post(
+    "/videos/{bvid}/parts/{page}/chat",
+    response={200: AnswerOut, **error_responses(404, 409, 429, 502)},
+    openapi_extra=sse_openapi("The answer, with citations of moments in the video"),
+    tags=["chat"],
+)
+async def chat_ask(request: HttpRequest, bvid: Bvid, page: Page, body: ChatIn, query: Query[StreamQuery]) -> Any:
+    """Ask a question about a ready part; pass `conversation_id` to continue a conversation."""
+    part = await apart_get_or_404(bvid=bvid, page=page)
+    part_require_ready(part)
+    await aquota_check(request.auth)
+    events = answer_stream(
+        user=request.auth,
+        part=part,
+        question=body.question,
+        conversation_id=body.conversation_id,
+        language=body.language,
+    )
+    if query.stream:
+        return await sse_response(events)
+    return await answer_collect(events)
+
+
+async def answer_collect(events: AsyncIterator[dict]) -> dict:
+    """The whole answer from its events; an `error` event becomes a 502."""
+    content, citations = "", []
+    async for event in events:
+        if event["type"] == "token":
+            content += event["text"]
+        elif event["type"] == "citations":
+            citations = event["citations"]
+        elif event["type"] == "done":
+            fields = ["conversation_id", "message_id", "status", "usage", "offline"]
+            return {**{name: event[name] for name in fields}, "content": content, "citations": citations}
+        elif event["type"] == "error":
+            raise ApiError(event["code"], event["message"], status=502, details={"message_id": event["message_id"]})
+    raise ApiError("incomplete", "生成意外结束 / The generation ended early", status=502)
+
+
+# --- my conversations -------------------------------------------------------------------------------
+
+
+class ConversationOut(Schema):
+    id: int
+    bvid: str
+    page: int
+    title: str
+    message_count: int
+    created_at: datetime
+    updated_at: datetime
+
+    @staticmethod
+    def resolve_bvid(conversation: Conversation) -> str:
+        return conversation.part.video.bvid
+
+    @staticmethod
+    def resolve_page(conversation: Conversation) -> int:
+        return conversation.part.page
+
+
+class MessageOut(Schema):
+    id: int
+    role: str
+    content: str
+    status: str
+    citations: list[CitationOut]
+    offline: bool
+    error: str = Field(alias="error_message")
+    created_at: datetime
+
+
+class ConversationDetailOut(ConversationOut):
+    messages: list[MessageOut]
+
+    @staticmethod
+    def resolve_messages(conversation: Conversation) -> list[Message]:
+        return list(conversation.messages.order_by("created_at", "id"))
+
+
+class BoundedPages(PageNumberPagination):
+    class Input(Schema):
+        page: int = Field(1, ge=1, le=100_000)
+        page_size: int | None = Field(None, ge=1, le=100)
+
+
+def conversations_for_user(user: Any) -> QuerySet[Conversation]:
+    return (
+        Conversation.objects.filter(user=user)
+        .select_related("part__video")
+        .annotate(message_count=Count("messages"))
+        .order_by("-updated_at", "-id")
+    )
+
+
+@router.get("/conversations", response={200: list[ConversationOut], **error_responses()}, tags=["conversations"])
+@paginate(BoundedPages, page_size=20)
+def conversation_list(request: HttpRequest) -> QuerySet[Conversation]:
+    """My conversations, most recent first (`page`, `page_size` up to 100)."""
+    return conversations_for_user(request.auth)
+
+
+@router.get(
+    "/conversations/{conversation_id}",
+    response={200: ConversationDetailOut, **error_responses(404)},
+    tags=["conversations"],
+)
+def conversation_detail(request: HttpRequest, conversation_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> Conversation:
+    """One of my conversations with its messages; anyone else's is a 404."""
+    conversation = conversations_for_user(request.auth).filter(pk=conversation_id).first()
+    if conversation is None:
+        raise Http404("找不到这个对话 / Conversation not found")
+    return conversation
+
+
+# --- my usage ---------------------------------------------------------------------------------------
+
+
+class PurposeUsageOut(Schema):
+    purpose: str
+    calls: int
+    tokens: int
+
+
+class UsageOut(Schema):
+    daily_token_budget: int = Field(description="0: unlimited")
+    tokens_used_today: int
+    tokens_remaining_today: int | None = Field(description="null when unlimited")
+    requests_per_minute: int = Field(description="LLM requests per minute; 0: unlimited")
+    requests_last_minute: int
+    resets_at: datetime = Field(description="When today's token budget starts again (local midnight)")
+    calls_today: int
+    by_purpose: list[PurposeUsageOut]
+
+
+@router.get("/usage", response={200: UsageOut, **error_responses()}, tags=["account"])
+def usage_get(request: HttpRequest) -> dict:
+    """My LLM usage today and my limits."""
+    return usage_summary(request.auth)
+
+
+# --- my API tokens ----------------------------------------------------------------------------------
+
+
+class TokenOut(Schema):
+    id: int
+    name: str
+    prefix: str = Field(description="The first characters of the secret")
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenCreatedOut(TokenOut):
+    token: str = Field(description="The secret: shown this once, store it now")
+
+
+class TokenIn(Schema):
+    name: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
+
+
+@router.get("/tokens", response={200: list[TokenOut], **error_responses()}, tags=["account"])
+def token_list(request: HttpRequest) -> Any:
+    """My API tokens, revoked ones included; the secrets are never shown again."""
+    return api_tokens_for_user(request.auth)
+
+
+@router.post("/tokens", response={201: TokenCreatedOut, **error_responses(403)}, tags=["account"])
+def token_create(request: HttpRequest, body: TokenIn) -> Status[ApiToken]:
+    """Create a token (signed-in session only, so a leaked token cannot mint more)."""
+    if getattr(request, "auth_method", None) != "session":
+        raise ApiError("session_required", "请在账户页面创建令牌 / Create tokens from your account page", status=403)
+    token, raw = api_token_create(user=request.auth, name=body.name)
+    token.token = raw  # only on this response
+    return Status(201, token)
+
+
+@router.delete("/tokens/{token_id}", response={204: None, **error_responses(404)}, tags=["account"])
+def token_revoke(request: HttpRequest, token_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> Status[None]:
+    """Revoke one of my tokens; anyone else's is a 404."""
+    api_token_revoke(user=request.auth, token_id=token_id)
+    return Status(204, None)

@@ -1,0 +1,47 @@
+"""Helpers for API tests: a user with a token, an httpx client on the ASGI app, the error shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from asgiref.sync import sync_to_async
+from django.contrib.auth.models import User
+
+from chat.tokens import api_token_create
+from chatbili_site.asgi import application
+
+API = "/api/v1"
+
+
+def user_with_token(username: str = "alice") -> tuple[User, str]:
+    user = User.objects.create_user(username, password=f"pw-{username}-long-enough")
+    _, raw = api_token_create(user=user, name=f"{username}'s script")
+    return user, raw
+
+
+auser_with_token = sync_to_async(user_with_token)
+
+
+def api_client(token: str | None = None, *, headers: dict | None = None, **kwargs: Any) -> httpx.AsyncClient:
+    """An httpx client that calls the whole ASGI app (middleware included) in-process."""
+    headers = {**({"Authorization": f"Bearer {token}"} if token else {}), **(headers or {})}
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=application),
+        base_url="http://testserver",
+        headers=headers,
+        timeout=30,
+        **kwargs,
+    )
+
+
+def assert_error(response: httpx.Response, status: int, code: str | None = None) -> dict:
+    """The one error body: code, message and details, with the expected status."""
+    assert response.status_code == status, (response.status_code, response.text[:500])
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"code", "message", "details"}, body
+    assert isinstance(body["code"], str) and body["message"] and isinstance(body["details"], dict)
+    if code is not None:
+        assert body["code"] == code, body
+    return body

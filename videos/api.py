@@ -1,0 +1,177 @@
+"""The videos API: submit a link, follow ingestion, download the transcript.
+
+Videos are a shared cache: any signed-in client may read any video's status and transcript.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from asgiref.sync import sync_to_async
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import Field, Path, Query, Router, Schema, Status
+
+from chatbili_site.api_common import ApiError, error_responses
+from videos import services
+from videos.exports import export_filename, part_transcript_json, part_transcript_srt
+from videos.ingest import video_submit
+from videos.models import Video, VideoPart
+
+router = Router(tags=["videos"])
+
+BVID_PATTERN = r"^BV1[0-9A-Za-z]{9}$"
+MAX_PAGE = 10_000
+Bvid = Annotated[str, Path(pattern=BVID_PATTERN, description="BV id, e.g. BV1xx411c7mD")]
+Page = Annotated[int, Path(ge=1, le=MAX_PAGE, description="1-based part number, as in ?p=N")]
+
+
+# --- selectors shared with chat.api -----------------------------------------------------------------
+
+
+def part_get_or_404(*, bvid: str, page: int) -> VideoPart:
+    part = VideoPart.objects.select_related("video").filter(video__bvid=bvid, page=page).first()
+    if part is None:
+        raise Http404("找不到这个视频分 P / No such video part")
+    return part
+
+
+apart_get_or_404 = sync_to_async(part_get_or_404)
+
+
+def part_require_ready(part: VideoPart) -> None:
+    """409 unless the part is ready: still being ingested, or failed (with the reason)."""
+    if part.stage == VideoPart.Stage.FAILED:
+        raise ApiError("ingest_failed", part.error_message or "处理失败 / Ingestion failed", status=409)
+    if not part.is_ready:
+        details = {"stage": part.stage, "percent": part.progress_percent}
+        raise ApiError("part_not_ready", "视频还在处理中，请稍候 / Still being processed", status=409, details=details)
+
+
+# --- schemas ----------------------------------------------------------------------------------------
+
+
+class PartOut(Schema):
+    bvid: str
+    page: int
+    cid: int
+    title: str
+    video_title: str
+    duration_seconds: int
+    stage: str = Field(description="queued, metadata, transcript, chunks, embeddings, ready or failed")
+    progress_percent: int
+    error: str
+    ready: bool
+    transcript_source: str
+    transcript_language: str
+    ingested_at: datetime | None
+
+
+class VideoOut(Schema):
+    bvid: str
+    aid: int
+    title: str
+    description: str
+    owner_name: str
+    cover_url: str
+    duration_seconds: int
+    published_at: datetime | None
+    parts: list[PartOut]
+
+
+class SubmitIn(Schema):
+    link: str = Field(
+        min_length=1,
+        max_length=2000,
+        pattern=r"^[^\x00]*$",
+        description="A Bilibili link, b23.tv short link, BV or av id",
+    )
+
+
+class CueOut(Schema):
+    start_ms: int
+    end_ms: int
+    text: str
+
+
+class TranscriptOut(Schema):
+    bvid: str
+    page: int
+    cid: int
+    title: str
+    part_title: str
+    source: str
+    language: str
+    cues: list[CueOut]
+
+
+class TranscriptQuery(Schema):
+    format: Literal["json", "srt"] = "json"
+
+
+def part_out(part: VideoPart, video: Video | None = None) -> dict:
+    video = video or part.video
+    return {
+        "bvid": video.bvid,
+        "page": part.page,
+        "cid": part.cid,
+        "title": part.title,
+        "video_title": video.title,
+        "duration_seconds": part.duration_seconds,
+        "stage": part.stage,
+        "progress_percent": part.progress_percent,
+        "error": part.error_message,
+        "ready": part.is_ready,
+        "transcript_source": part.transcript_source,
+        "transcript_language": part.transcript_language,
+        "ingested_at": part.ingested_at,
+    }
+
+
+# --- endpoints --------------------------------------------------------------------------------------
+
+
+@router.post("/videos", response={200: PartOut, 202: PartOut, **error_responses(429, 503)})
+async def video_submit_endpoint(request: HttpRequest, body: SubmitIn) -> Status[dict]:
+    """Submit a link. 200 with the part when it is ready; 202 while it is queued or being ingested.
+
+    Follow progress with `GET /videos/{bvid}/parts/{page}`. A failed part is queued again.
+    """
+    part = await video_submit(body.link)
+    if not part.is_ready:
+        await sync_to_async(services.part_ingest_enqueue)(part_id=part.pk)
+        part = await VideoPart.objects.select_related("video").aget(pk=part.pk)
+    return Status(200 if part.is_ready else 202, part_out(part))
+
+
+@router.get("/videos/{bvid}", response={200: VideoOut, **error_responses(404)})
+def video_detail(request: HttpRequest, bvid: Bvid) -> dict:
+    """A video and the ingestion status of each of its parts."""
+    video = Video.objects.filter(bvid=bvid).first()
+    if video is None:
+        raise Http404("找不到这个视频 / No such video")
+    parts = [part_out(part, video) for part in video.parts.order_by("page")]
+    fields = ["bvid", "aid", "title", "description", "owner_name", "cover_url", "duration_seconds", "published_at"]
+    return {**{name: getattr(video, name) for name in fields}, "parts": parts}
+
+
+@router.get("/videos/{bvid}/parts/{page}", response={200: PartOut, **error_responses(404)})
+def part_detail(request: HttpRequest, bvid: Bvid, page: Page) -> dict:
+    """One part's ingestion status: stage, percent and the error of a failed run."""
+    return part_out(part_get_or_404(bvid=bvid, page=page))
+
+
+@router.get(
+    "/videos/{bvid}/parts/{page}/transcript",
+    response={200: TranscriptOut, **error_responses(404, 409)},
+    openapi_extra={"responses": {200: {"content": {"application/x-subrip": {"schema": {"type": "string"}}}}}},
+)
+def part_transcript(request: HttpRequest, bvid: Bvid, page: Page, query: Query[TranscriptQuery]) -> dict | HttpResponse:
+    """The transcript of a ready part, as JSON cues (ms) or as an SRT file (`format=srt`)."""
+    part = part_get_or_404(bvid=bvid, page=page)
+    part_require_ready(part)
+    if query.format == "srt":
+        response = HttpResponse(part_transcript_srt(part), content_type="application/x-subrip; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{export_filename(part, "srt")}"'
+        return response
+    return part_transcript_json(part)
