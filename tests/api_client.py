@@ -45,3 +45,30 @@ def assert_error(response: httpx.Response, status: int, code: str | None = None)
     if code is not None:
         assert body["code"] == code, body
     return body
+
+
+async def sse_request(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> tuple[httpx.Response, list]:
+    """Read a response with httpx-sse: the response, and its events (name, JSON data) if it streamed."""
+    from httpx_sse import aconnect_sse
+
+    async with aconnect_sse(client, method, url, **kwargs) as source:
+        if not source.response.headers.get("content-type", "").startswith("text/event-stream"):
+            await source.response.aread()
+            return source.response, []
+        events = [(event.event, event.json()) async for event in source.aiter_sse()]
+    return source.response, events
+
+
+CSRF_SECRET = "a" * 32
+
+
+def session_cookies(user: User) -> dict[str, str]:
+    """Cookies of a signed-in browser session, with a CSRF cookie whose token is CSRF_SECRET."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return {"sessionid": client.cookies["sessionid"].value, "csrftoken": CSRF_SECRET}
+
+
+asession_cookies = sync_to_async(session_cookies)
