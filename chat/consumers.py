@@ -23,6 +23,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from chat.comments import comment_drafts_stream
 from chat.conversations import answer_stream
 from chat.llm import GenerationError
+from chat.quotas import QuotaExceeded, aquota_check, aquota_check_for_summary
 from chat.summaries import summary_stream
 from chatbili_site.db.connections import release_db_connection
 from videos.models import VideoPart
@@ -85,8 +86,11 @@ class VideoPartConsumer(AsyncJsonWebsocketConsumer):
         if language not in LANGUAGES:
             language = "zh"
         if kind == "ask":
-            await self.start_answer(content, language)
+            if not await self.over_quota("answer"):
+                await self.start_answer(content, language)
         elif kind in ("summary", "regenerate"):
+            if await self.over_quota("summary", language=language, regenerate=kind == "regenerate"):
+                return
             events = summary_stream(self.part, language, self.scope["user"], regenerate=kind == "regenerate")
             await self.start_stream("summary", events)
         elif kind == "comments":
@@ -99,6 +103,21 @@ class VideoPartConsumer(AsyncJsonWebsocketConsumer):
                     task.cancel()
         else:
             await self.send_error("bad_request", "未知的消息类型 / Unknown message type", stream=None)
+
+    async def over_quota(self, stream: str, *, language: str = "zh", regenerate: bool = False) -> bool:
+        """Send an `error` frame (code quota_exceeded, retry_after) when the user is over quota."""
+        user = self.scope["user"]
+        try:
+            if stream == "summary":
+                await aquota_check_for_summary(user, part_id=self.part.pk, language=language, regenerate=regenerate)
+            else:
+                await aquota_check(user)
+        except QuotaExceeded as exc:
+            await release_db_connection()
+            frame = {"type": "error", "code": exc.code, "message": exc.message, "stream": stream}
+            await self.send_json({**frame, "limit": exc.limit, "retry_after": exc.retry_after_seconds})
+            return True
+        return False
 
     async def start_answer(self, content: dict, language: str) -> None:
         question = content.get("question")

@@ -44,11 +44,16 @@ REQUEST_PURPOSES = (
 
 
 class QuotaExceeded(Exception):
-    """The user may not call the LLM now; `retry_after_seconds` says when they may again."""
+    """The user may not call the LLM now; `retry_after_seconds` says when they may again.
 
-    def __init__(self, code: str, message_zh: str, message_en: str, *, retry_after_seconds: int) -> None:
+    `code` is always "quota_exceeded"; `limit` says which one: "daily_tokens" or "requests_per_minute".
+    """
+
+    code = "quota_exceeded"
+
+    def __init__(self, limit: str, message_zh: str, message_en: str, *, retry_after_seconds: int) -> None:
         super().__init__(f"{message_zh} / {message_en}")
-        self.code = code
+        self.limit = limit
         self.message_zh = message_zh
         self.message_en = message_en
         self.retry_after_seconds = retry_after_seconds
@@ -109,7 +114,7 @@ def quota_check(user: Any) -> None:
     if limits.daily_tokens and counts.tokens_today >= limits.daily_tokens:
         _, next_midnight = day_bounds(now)
         raise QuotaExceeded(
-            "quota_exceeded",
+            "daily_tokens",
             f"今日的 {limits.daily_tokens} 个 token 额度已用完",
             f"Daily budget of {limits.daily_tokens} LLM tokens used up",
             retry_after_seconds=max(1, math.ceil((next_midnight - now).total_seconds())),
@@ -118,7 +123,7 @@ def quota_check(user: Any) -> None:
         assert counts.oldest_request_at is not None
         frees_at = counts.oldest_request_at + REQUEST_WINDOW
         raise QuotaExceeded(
-            "rate_limited",
+            "requests_per_minute",
             f"请求过于频繁：每分钟最多 {limits.requests_per_minute} 次",
             f"Too many requests: at most {limits.requests_per_minute} per minute",
             retry_after_seconds=max(1, math.ceil((frees_at - now).total_seconds())),

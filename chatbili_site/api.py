@@ -121,7 +121,7 @@ def on_generation_error(request: HttpRequest, exc: GenerationError) -> HttpRespo
 
 @api.exception_handler(QuotaExceeded)
 def on_quota_exceeded(request: HttpRequest, exc: QuotaExceeded) -> HttpResponse:
-    details = {"retry_after": exc.retry_after_seconds}
+    details = {"limit": exc.limit, "retry_after": exc.retry_after_seconds}
     response = error_response(request, 429, exc.code, exc.message, details)
     response["Retry-After"] = str(exc.retry_after_seconds)
     return response

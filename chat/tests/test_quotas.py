@@ -58,7 +58,7 @@ def test_daily_budget_used_up_until_local_midnight(alice, settings):
     with pytest.raises(QuotaExceeded) as caught:
         quota_check(alice)
 
-    assert caught.value.code == "quota_exceeded"
+    assert (caught.value.code, caught.value.limit) == ("quota_exceeded", "daily_tokens")
     _, midnight = day_bounds(timezone.now())
     expected = (midnight - timezone.now()).total_seconds()
     assert abs(caught.value.retry_after_seconds - expected) <= 2
@@ -83,7 +83,7 @@ def test_requests_per_minute_with_retry_after_from_the_oldest(alice, settings):
     with pytest.raises(QuotaExceeded) as caught:
         quota_check(alice)
 
-    assert caught.value.code == "rate_limited"
+    assert (caught.value.code, caught.value.limit) == ("quota_exceeded", "requests_per_minute")
     assert 9 <= caught.value.retry_after_seconds <= 11
 
 
@@ -137,3 +137,76 @@ def test_day_bounds_follow_the_site_time_zone(settings):
     start, end = day_bounds(datetime(2024, 3, 1, 17, 30, tzinfo=ZoneInfo("UTC")))
     assert start == datetime(2024, 3, 2, tzinfo=ZoneInfo("Asia/Shanghai"))
     assert end - start == timedelta(days=1)
+
+
+# --- the websocket: an `error` frame instead of a stream ------------------------------------------
+
+
+async def socket_for(user):
+    from channels.routing import URLRouter
+    from channels.testing import WebsocketCommunicator
+
+    from chat.routing import websocket_urlpatterns
+
+    communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/videos/BV1xx411c7mD/1/")
+    communicator.scope["user"] = user
+    connected, _ = await communicator.connect()
+    assert connected
+    assert (await communicator.receive_json_from())["type"] == "progress"
+    return communicator
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("frame", "stream"),
+    [
+        ({"type": "ask", "question": "糖色？"}, "answer"),
+        ({"type": "summary"}, "summary"),
+        ({"type": "regenerate"}, "summary"),
+    ],
+)
+async def test_websocket_over_quota_sends_an_error_frame(frame, stream, settings) -> None:
+    from chat.models import Message, Summary
+    from tests.factories import ready_part
+
+    settings.QUOTA_DAILY_TOKENS = 50
+    user = await get_user_model().objects.acreate(username="carol")
+    await ready_part()
+    await UsageRecord.objects.acreate(user=user, purpose=Purpose.CHAT, model="m", prompt_tokens=50)
+    communicator = await socket_for(user)
+    try:
+        await communicator.send_json_to(frame)
+        error = await communicator.receive_json_from(timeout=5)
+        assert await communicator.receive_nothing(timeout=0.3)
+    finally:
+        await communicator.disconnect()
+
+    assert error["type"] == "error" and error["code"] == "quota_exceeded" and error["stream"] == stream
+    assert error["limit"] == "daily_tokens" and 0 < error["retry_after"] <= 86400
+    assert not await Message.objects.aexists() and not await Summary.objects.aexists()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_websocket_cached_summary_is_served_over_quota_but_regenerate_is_not(settings) -> None:
+    from tests.factories import ready_part
+
+    user = await get_user_model().objects.acreate(username="carol")
+    await ready_part()
+    communicator = await socket_for(user)
+    try:
+        await communicator.send_json_to({"type": "summary"})
+        while (await communicator.receive_json_from(timeout=10))["type"] != "done":
+            pass
+        await UserQuota.objects.acreate(user=user, daily_token_budget=1)
+        await UsageRecord.objects.acreate(user=user, purpose=Purpose.SUMMARY, model="m", prompt_tokens=5)
+
+        await communicator.send_json_to({"type": "summary"})
+        cached = await communicator.receive_json_from(timeout=5)
+        while (await communicator.receive_json_from(timeout=10))["type"] != "done":
+            pass
+        await communicator.send_json_to({"type": "regenerate"})
+        refused = await communicator.receive_json_from(timeout=5)
+    finally:
+        await communicator.disconnect()
+    assert cached["type"] == "start" and cached["cached"] is True
+    assert refused["type"] == "error" and refused["code"] == "quota_exceeded"
