@@ -1,25 +1,23 @@
+"""Admin for what is generated and for access: summaries, conversations, usage, tokens, quotas.
+
+The video admin from `videos.admin` is re-registered here with what only chat knows: tokens
+spent on each video, regenerating summaries, and purging generated data along with the chunks.
+Generated rows, conversations and usage are read-only; tokens can only be revoked.
+"""
+
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import F, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest
+from django.utils import timezone
 
-from chat.models import CommentDraftSet, Conversation, Message, Summary, UsageRecord
-
-
-class MessageInline(admin.TabularInline):
-    model = Message
-    extra = 0
-    fields = ["role", "status", "content", "prompt_tokens", "completion_tokens", "created_at"]
-    readonly_fields = fields
-    can_delete = False
-
-
-@admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
-    list_display = ["id", "user", "part", "title", "updated_at"]
-    search_fields = ["title", "user__username", "part__video__bvid"]
-    readonly_fields = ["user", "part", "title", "created_at", "updated_at"]
-    inlines = [MessageInline]
+from chat.models import ApiToken, CommentDraftSet, Conversation, Message, Summary, UsageRecord, UserQuota
+from chat.quotas import day_bounds
+from videos.admin import VideoAdmin, video_cache_purge
+from videos.models import Video
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -30,6 +28,118 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+# --- videos, with what chat knows about them ------------------------------------------------------
+
+
+def summaries_drop(*, video_ids: list[int]) -> int:
+    """Drop the videos' cached summaries; the next request makes them again. Returns how many."""
+    deleted, _ = Summary.objects.filter(part__video_id__in=video_ids).delete()
+    return deleted
+
+
+@transaction.atomic
+def video_generated_purge(*, video_ids: list[int]) -> int:
+    """Purge the videos' chunks and transcripts, and their summaries and comment drafts.
+
+    Conversations are the users' and stay. Returns how many parts were purged.
+    """
+    Summary.objects.filter(part__video_id__in=video_ids).delete()
+    CommentDraftSet.objects.filter(part__video_id__in=video_ids).delete()
+    return video_cache_purge(video_ids=video_ids)
+
+
+def _tokens_spent(rows: QuerySet, video_path: str) -> Coalesce:
+    """Prompt + completion tokens of `rows` on the outer video (`video_path` leads to it)."""
+    total = (
+        rows.filter(**{video_path: OuterRef("pk")})
+        .order_by()
+        .values(video_path)
+        .annotate(total=Sum(F("prompt_tokens") + F("completion_tokens")))
+        .values("total")
+    )
+    return Coalesce(Subquery(total, output_field=IntegerField()), Value(0))
+
+
+admin.site.unregister(Video)
+
+
+@admin.register(Video)
+class VideoWithGenerationsAdmin(VideoAdmin):
+    list_display = [*VideoAdmin.list_display[:-1], "tokens_spent", "created_at"]
+    actions = ["reingest", "regenerate_summaries", "purge"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Video]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                tokens_total=_tokens_spent(Summary.objects.all(), "part__video")
+                + _tokens_spent(CommentDraftSet.objects.all(), "part__video")
+                + _tokens_spent(Message.objects.all(), "conversation__part__video")
+            )
+        )
+
+    @admin.display(description="LLM tokens spent", ordering="tokens_total")
+    def tokens_spent(self, video: Video) -> int:
+        """Summaries, comment drafts and chat answers on this video's parts."""
+        return video.tokens_total
+
+    @admin.action(description="Regenerate summaries (drop the cached ones; the next request makes them)")
+    def regenerate_summaries(self, request: HttpRequest, queryset: QuerySet[Video]) -> None:
+        dropped = summaries_drop(video_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"dropped {dropped} cached summaries", messages.SUCCESS)
+
+    @admin.action(description="Purge cached data (chunks, transcripts, summaries, comment drafts)")
+    def purge(self, request: HttpRequest, queryset: QuerySet[Video]) -> None:
+        purged = video_generated_purge(video_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"purged {purged} parts (parts being ingested were skipped)", messages.SUCCESS)
+
+
+# --- conversations ----------------------------------------------------------------------------------
+
+
+class MessageInline(admin.TabularInline):
+    model = Message
+    extra = 0
+    fields = ["role", "status", "content", "prompt_tokens", "completion_tokens", "offline", "created_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Conversation)
+class ConversationAdmin(ReadOnlyAdmin):
+    list_display = ["id", "user", "part", "title", "updated_at"]
+    search_fields = ["title", "user__username", "part__video__bvid"]
+    list_select_related = ["user", "part__video"]
+    inlines = [MessageInline]
+
+
+@admin.register(Message)
+class MessageAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "conversation",
+        "role",
+        "status",
+        "offline",
+        "prompt_tokens",
+        "completion_tokens",
+        "created_at",
+    ]
+    list_filter = ["role", "status", "offline"]
+    search_fields = ["content", "conversation__user__username"]
+    list_select_related = ["conversation"]
+
+
+# --- generated --------------------------------------------------------------------------------------
 
 
 @admin.register(Summary)
@@ -63,3 +173,61 @@ class UsageRecordAdmin(ReadOnlyAdmin):
     list_filter = ["purpose", "status", "model", "tokens_estimated"]
     search_fields = ["user__username", "model"]
     date_hierarchy = "created_at"
+
+
+# --- access -----------------------------------------------------------------------------------------
+
+
+class TokenStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("active", "active"), ("revoked", "revoked")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> QuerySet[ApiToken]:
+        if self.value() in ("active", "revoked"):
+            return queryset.filter(revoked_at__isnull=self.value() == "active")
+        return queryset
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlyAdmin):
+    """Tokens are made by their users (the secret is never stored); admins can only revoke them."""
+
+    list_display = ["prefix", "name", "user", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [TokenStateFilter]
+    search_fields = ["user__username", "name", "prefix"]
+    list_select_related = ["user"]
+    fields = ["user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        revoked = queryset.filter(revoked_at=None).update(revoked_at=timezone.now())
+        self.message_user(request, f"revoked {revoked} tokens", messages.SUCCESS)
+
+
+@admin.register(UserQuota)
+class UserQuotaAdmin(admin.ModelAdmin):
+    """Per-user overrides of QUOTA_DAILY_TOKENS and QUOTA_REQUESTS_PER_MINUTE (empty: default, 0: none)."""
+
+    list_display = ["user", "daily_token_budget", "requests_per_minute", "used_today", "updated_at"]
+    search_fields = ["user__username"]
+    raw_id_fields = ["user"]
+    list_select_related = ["user"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[UserQuota]:
+        day_start, _ = day_bounds(timezone.now())
+        today = (
+            UsageRecord.objects.filter(user=OuterRef("user"), created_at__gte=day_start)
+            .order_by()
+            .values("user")
+            .annotate(total=Sum(F("prompt_tokens") + F("completion_tokens")))
+            .values("total")
+        )
+        return super().get_queryset(request).annotate(tokens_today=Coalesce(Subquery(today), Value(0)))
+
+    @admin.display(description="tokens used today", ordering="tokens_today")
+    def used_today(self, quota: UserQuota) -> int:
+        return quota.tokens_today

@@ -1,29 +1,176 @@
-from django.contrib import admin
+"""Admin for the cached videos: status, parts, chunks; re-ingest and purge.
 
+`chat.admin` extends `VideoAdmin` with what chat knows (tokens spent, regenerating summaries),
+so that `videos` never imports `chat`.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.http import HttpRequest
+
+from videos import services
 from videos.models import Chunk, Video, VideoPart
+
+Stage = VideoPart.Stage
+PURGED_MESSAGE = "缓存已清除，重新提交链接即可再次处理 / Cached data purged; submit the link again to re-ingest"
+
+
+def video_parts_reingest(*, video_ids: list[int]) -> int:
+    """Queue every part of these videos again, ready ones included. Returns how many were queued."""
+    part_ids = VideoPart.objects.filter(video_id__in=video_ids).values_list("pk", flat=True)
+    return sum(services.part_ingest_enqueue(part_id=part_id, force=True) for part_id in part_ids)
+
+
+@transaction.atomic
+def video_cache_purge(*, video_ids: list[int]) -> int:
+    """Drop the parts' chunks, transcripts and danmaku; the parts show as failed until resubmitted.
+
+    Parts being ingested right now are left alone. Returns how many parts were purged.
+    """
+    parts = VideoPart.objects.filter(video_id__in=video_ids).exclude(
+        stage__in=[Stage.QUEUED, Stage.METADATA, Stage.TRANSCRIPT, Stage.CHUNKS, Stage.EMBEDDINGS]
+    )
+    part_ids = list(parts.values_list("pk", flat=True))
+    Chunk.objects.filter(part_id__in=part_ids).delete()
+    VideoPart.objects.filter(pk__in=part_ids).update(
+        stage=Stage.FAILED,
+        progress_percent=0,
+        error_message=PURGED_MESSAGE,
+        transcript_cues=[],
+        danmaku={},
+        transcript_source="",
+        ingested_at=None,
+    )
+    return len(part_ids)
+
+
+class PartStageFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("ready", "all parts ready"), ("in_progress", "some part in progress"), ("failed", "some part failed")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Video]) -> QuerySet[Video]:
+        in_progress = [Stage.QUEUED, Stage.METADATA, Stage.TRANSCRIPT, Stage.CHUNKS, Stage.EMBEDDINGS]
+        if self.value() == "ready":
+            return queryset.exclude(parts__stage__in=[*in_progress, Stage.FAILED]).filter(parts__isnull=False)
+        if self.value() == "in_progress":
+            return queryset.filter(parts__stage__in=in_progress).distinct()
+        if self.value() == "failed":
+            return queryset.filter(parts__stage=Stage.FAILED).distinct()
+        return queryset
 
 
 class VideoPartInline(admin.TabularInline):
     model = VideoPart
     extra = 0
-    fields = ["page", "cid", "title", "duration_seconds", "stage", "progress_percent", "error_message"]
+    fields = ["page", "title", "duration_seconds", "stage", "progress_percent", "chunk_count", "error_message"]
     readonly_fields = fields
     can_delete = False
     show_change_link = True
 
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[VideoPart]:
+        return super().get_queryset(request).annotate(chunk_total=Count("chunks"))
+
+    @admin.display(description="chunks")
+    def chunk_count(self, part: VideoPart) -> int:
+        return part.chunk_total
+
 
 @admin.register(Video)
 class VideoAdmin(admin.ModelAdmin):
-    list_display = ["bvid", "title", "owner_name", "duration_seconds", "created_at"]
+    list_display = ["bvid", "title", "status", "duration", "chunk_count", "last_error", "created_at"]
+    list_filter = [PartStageFilter, "parts__transcript_source", "created_at"]
     search_fields = ["bvid", "title"]
+    readonly_fields = ["bvid", "aid", "owner_mid", "owner_name", "duration_seconds", "published_at", "stats"]
     inlines = [VideoPartInline]
+    actions = ["reingest", "purge"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Video]:
+        last_error = (
+            VideoPart.objects.filter(video=OuterRef("pk"))
+            .exclude(error_message="")
+            .order_by("-updated_at")
+            .values("error_message")[:1]
+        )
+        chunks = (
+            Chunk.objects.filter(part__video=OuterRef("pk"))
+            .order_by()
+            .values("part__video")
+            .annotate(total=Count("pk"))
+            .values("total")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                part_total=Count("parts", distinct=True),
+                ready_total=Count("parts", filter=Q(parts__stage=Stage.READY), distinct=True),
+                failed_total=Count("parts", filter=Q(parts__stage=Stage.FAILED), distinct=True),
+                chunk_total=Subquery(chunks),
+                last_error_message=Subquery(last_error),
+            )
+        )
+
+    @admin.display(description="status (parts)", ordering="ready_total")
+    def status(self, video: Video) -> str:
+        text = f"{video.ready_total}/{video.part_total} ready"
+        return f"{text}, {video.failed_total} failed" if video.failed_total else text
+
+    @admin.display(description="duration", ordering="duration_seconds")
+    def duration(self, video: Video) -> str:
+        minutes, seconds = divmod(video.duration_seconds, 60)
+        return f"{minutes}:{seconds:02d}"
+
+    @admin.display(description="chunks", ordering=F("chunk_total").asc(nulls_first=True))
+    def chunk_count(self, video: Video) -> int:
+        return video.chunk_total or 0
+
+    @admin.display(description="last error")
+    def last_error(self, video: Video) -> str:
+        return (video.last_error_message or "")[:120]
+
+    @admin.action(description="Re-ingest all parts")
+    def reingest(self, request: HttpRequest, queryset: QuerySet[Video]) -> None:
+        queued = video_parts_reingest(video_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{queued} parts queued for ingestion", messages.SUCCESS)
+
+    @admin.action(description="Purge cached data (chunks, transcripts)")
+    def purge(self, request: HttpRequest, queryset: QuerySet[Video]) -> None:
+        purged = video_cache_purge(video_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"purged {purged} parts (parts being ingested were skipped)", messages.SUCCESS)
+
+
+class ChunkInline(admin.TabularInline):
+    model = Chunk
+    extra = 0
+    fields = ["ordinal", "start_ms", "end_ms", "token_count", "text", "embedding_model"]
+    readonly_fields = fields
+    can_delete = False
+    ordering = ["ordinal"]
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
 
 
 @admin.register(VideoPart)
 class VideoPartAdmin(admin.ModelAdmin):
-    list_display = ["video", "page", "title", "stage", "progress_percent", "updated_at"]
+    list_display = ["video", "page", "title", "stage", "progress_percent", "duration_seconds", "updated_at"]
     list_filter = ["stage", "transcript_source"]
     search_fields = ["video__bvid", "video__title", "title"]
+    exclude = ["transcript_cues", "danmaku"]
+    readonly_fields = ["video", "page", "cid", "duration_seconds", "claimed_by", "heartbeat_at", "ingested_at"]
+    inlines = [ChunkInline]
 
 
 @admin.register(Chunk)
@@ -32,3 +179,9 @@ class ChunkAdmin(admin.ModelAdmin):
     search_fields = ["part__video__bvid"]
     exclude = ["embedding", "search_vector"]
     readonly_fields = ["part", "ordinal", "start_ms", "end_ms", "text", "token_count", "embedding_model"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
