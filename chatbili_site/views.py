@@ -10,10 +10,6 @@ from django.views.decorators.http import require_GET
 from chatbili_site.health import health_report
 
 
-def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html")
-
-
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")

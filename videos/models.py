@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
+from django.utils import timezone
 from pgvector.django import HnswIndex, VectorField
 
 # Every embedding is stored in one fixed-width column so that one HNSW index serves it.
@@ -141,3 +143,21 @@ class Chunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.part} #{self.ordinal} [{self.start_ms}–{self.end_ms} ms]"
+
+
+class VideoRequest(models.Model):
+    """A video in a user's history: one they submitted or opened, and the part they opened last."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="video_requests")
+    video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="requests")
+    page = models.PositiveIntegerField(default=1, help_text="The part opened last")
+    created_at = models.DateTimeField(auto_now_add=True)
+    opened_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["user", "video"], name="videorequest_unique_user_video")]
+        indexes = [models.Index(fields=["user", "-opened_at"], name="videorequest_user_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.video_id} p{self.page}"

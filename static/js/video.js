@@ -1,0 +1,474 @@
+// The video page: one websocket for ingestion progress and the summary, chat and comment streams.
+//
+// Safety: streamed text is only ever inserted as text (textContent / text nodes). When a stream
+// is done, the server-rendered, nh3-sanitized HTML of the stored result is fetched from
+// /summaries/<id>/ or /messages/<id>/ and put in place of the streamed text.
+// Seeking: anything with data-seek="SECONDS" sets the player iframe's t= parameter.
+"use strict";
+
+(function () {
+  const configElement = document.getElementById("video-config");
+  if (!configElement) return;
+  const config = JSON.parse(configElement.textContent);
+  const labels = config.labels;
+  const byId = (id) => document.getElementById(id);
+
+  let socket = null;
+  let reconnectDelay = 1000;
+  let stage = config.stage;
+  const loadedReady = config.stage === "ready";
+  let conversationId = config.conversationId;
+  let summaryRequested = config.summaryReady;
+  const running = { summary: false, answer: false, comments: false };
+
+  // --- Player ------------------------------------------------------------------------------
+
+  function seek(seconds) {
+    const player = byId("player");
+    const url = new URL(player.getAttribute("src"), window.location.href);
+    url.searchParams.set("t", String(seconds));
+    url.searchParams.set("autoplay", "1");
+    player.setAttribute("src", url.toString());
+    player.scrollIntoView({ block: "nearest", behavior: "smooth" });
+  }
+
+  document.addEventListener("click", (event) => {
+    const target = event.target.closest("[data-seek]");
+    if (!target) return;
+    event.preventDefault();
+    const seconds = parseInt(target.getAttribute("data-seek"), 10);
+    if (Number.isFinite(seconds) && seconds >= 0) seek(seconds);
+  });
+
+  const partSelect = byId("part-select");
+  if (partSelect) {
+    partSelect.addEventListener("change", () => {
+      window.location.href = partSelect.value;
+    });
+  }
+
+  // --- Socket ------------------------------------------------------------------------------
+
+  function connect() {
+    const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+    socket = new WebSocket(scheme + "//" + window.location.host + config.socketPath);
+    socket.addEventListener("open", () => {
+      reconnectDelay = 1000;
+      setSocketState(true);
+    });
+    socket.addEventListener("message", (event) => {
+      let frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch (error) {
+        return;
+      }
+      dispatch(frame);
+    });
+    socket.addEventListener("close", (event) => {
+      setSocketState(false);
+      interruptRunningStreams();
+      if (event.code === 4401 || event.code === 4404) return;
+      window.setTimeout(connect, reconnectDelay);
+      reconnectDelay = Math.min(reconnectDelay * 2, 15000);
+    });
+  }
+
+  function send(frame) {
+    if (socket && socket.readyState === WebSocket.OPEN) {
+      socket.send(JSON.stringify(frame));
+      return true;
+    }
+    return false;
+  }
+
+  function setSocketState(open) {
+    const element = byId("socket-state");
+    if (!element) return;
+    element.classList.toggle("open", open);
+    element.textContent = open ? "" : labels.disconnected;
+  }
+
+  function interruptRunningStreams() {
+    if (running.summary) summaryRequested = false;
+    for (const name of Object.keys(running)) running[name] = false;
+    setBusy();
+  }
+
+  function dispatch(frame) {
+    if (frame.type === "progress") return onProgress(frame);
+    if (frame.stream === "summary") return onSummary(frame);
+    if (frame.stream === "answer") return onAnswer(frame);
+    if (frame.stream === "comments") return onComments(frame);
+    if (frame.type === "error") showStatus("summary-status", frame.message, true);
+  }
+
+  // --- Ingestion progress ------------------------------------------------------------------
+
+  function onProgress(frame) {
+    stage = frame.stage;
+    const percent = Math.max(0, Math.min(100, Number(frame.percent) || 0));
+    const panel = byId("ingest");
+    panel.dataset.stage = stage;
+    byId("stage-label").textContent = labels[stage] || stage;
+    byId("percent").textContent = percent + "%";
+    byId("progress-bar").style.width = percent + "%";
+    byId("progress").setAttribute("aria-valuenow", String(percent));
+    const error = byId("ingest-error");
+    error.textContent = frame.error || "";
+    error.hidden = !frame.error;
+    byId("retry-form").hidden = stage !== "failed";
+    if (stage !== "ready") {
+      panel.hidden = false;
+      return;
+    }
+    if (!loadedReady) {
+      // The transcript, exports and controls are rendered by the server: show them.
+      window.location.reload();
+      return;
+    }
+    panel.hidden = true;
+    if (!summaryRequested) requestSummary("summary");
+  }
+
+  // --- Summary -----------------------------------------------------------------------------
+
+  const summaryElement = byId("summary");
+  let summaryText = null; // the text node streamed tokens are appended to
+
+  function requestSummary(kind) {
+    const language = byId("summary-language").value;
+    if (send({ type: kind, language: language })) {
+      summaryRequested = true;
+      running.summary = true;
+      setBusy();
+    }
+  }
+
+  function startStreamedText(container, className) {
+    container.replaceChildren();
+    const block = document.createElement("div");
+    block.className = className;
+    const text = document.createTextNode("");
+    block.appendChild(text);
+    container.appendChild(block);
+    return text;
+  }
+
+  function onSummary(frame) {
+    if (frame.type === "start") {
+      summaryElement.dataset.state = "streaming";
+      summaryText = startStreamedText(summaryElement, "stream-text");
+      showStatus("summary-status", frame.offline ? labels.offline : "");
+    } else if (frame.type === "progress") {
+      const text = labels.summarizing.replace("%(done)s", frame.done).replace("%(total)s", frame.total);
+      showStatus("summary-status", text);
+    } else if (frame.type === "token" && summaryText) {
+      summaryText.appendData(frame.text);
+    } else if (frame.type === "reset" && summaryText) {
+      summaryText.data = "";
+    } else if (frame.type === "done") {
+      showStatus("summary-status", "");
+      replaceWithFragment(summaryElement, config.summaryFragmentUrl, frame.summary.id, () => {
+        summaryElement.dataset.state = "done";
+      });
+      running.summary = false;
+      setBusy();
+    } else if (frame.type === "error") {
+      showStatus("summary-status", frame.message, true);
+      summaryElement.dataset.state = "error";
+      running.summary = false;
+      setBusy();
+    }
+  }
+
+  byId("summary-regenerate").addEventListener("click", () => requestSummary("regenerate"));
+  byId("summary-language").addEventListener("change", () => requestSummary("summary"));
+
+  // --- Chat --------------------------------------------------------------------------------
+
+  const chatLog = byId("chat-log");
+  const askForm = byId("ask-form");
+  const question = byId("question");
+  let answer = null; // {article, text, citations}
+
+  function messageArticle(role, headText) {
+    const placeholder = byId("chat-placeholder");
+    if (placeholder) placeholder.remove();
+    const article = document.createElement("article");
+    article.className = "message " + role;
+    const head = document.createElement("header");
+    head.className = "message-head";
+    head.textContent = headText;
+    const body = document.createElement("div");
+    body.className = "body stream-text";
+    article.append(head, body);
+    chatLog.appendChild(article);
+    return article;
+  }
+
+  function scrollChat() {
+    chatLog.scrollTop = chatLog.scrollHeight;
+  }
+
+  askForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = question.value.trim();
+    if (!text || running.answer) return;
+    const frame = { type: "ask", question: text, language: "auto" };
+    if (conversationId) frame.conversation_id = conversationId;
+    if (!send(frame)) return showStatus("chat-log", labels.disconnected, true);
+    const mine = messageArticle("user", labels.you);
+    mine.querySelector(".body").textContent = text;
+    question.value = "";
+    running.answer = true;
+    setBusy();
+    scrollChat();
+  });
+
+  question.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      askForm.requestSubmit();
+    }
+  });
+
+  byId("new-conversation").addEventListener("click", () => {
+    if (running.answer) return;
+    conversationId = null;
+    chatLog.replaceChildren();
+    rememberConversation(null);
+  });
+
+  function rememberConversation(id) {
+    const url = new URL(window.location.href);
+    if (id) url.searchParams.set("conversation", String(id));
+    else url.searchParams.delete("conversation");
+    window.history.replaceState(null, "", url.toString());
+  }
+
+  function onAnswer(frame) {
+    if (frame.type === "start") {
+      conversationId = frame.conversation_id;
+      rememberConversation(conversationId);
+      const article = messageArticle("assistant", labels.assistant);
+      article.dataset.messageId = String(frame.message_id);
+      article.dataset.state = "streaming";
+      const text = document.createTextNode("");
+      article.querySelector(".body").appendChild(text);
+      answer = { article: article, text: text };
+    } else if (frame.type === "token" && answer) {
+      answer.text.appendData(frame.text);
+      scrollChat();
+    } else if (frame.type === "citations" && answer) {
+      answer.article.appendChild(citationChips(frame.citations));
+    } else if (frame.type === "done" && answer) {
+      const article = answer.article;
+      replaceWithFragment(article, config.messageFragmentUrl, frame.message_id, () => {
+        const fresh = chatLog.querySelector('[data-message-id="' + frame.message_id + '"]');
+        if (fresh) fresh.dataset.state = "done";
+        scrollChat();
+      }, true);
+      answer = null;
+      running.answer = false;
+      setBusy();
+    } else if (frame.type === "error") {
+      const article = answer ? answer.article : messageArticle("assistant", labels.assistant);
+      article.dataset.state = "error";
+      const note = document.createElement("p");
+      note.className = "error-box small";
+      note.textContent = frame.message;
+      article.appendChild(note);
+      answer = null;
+      running.answer = false;
+      setBusy();
+      scrollChat();
+    }
+  }
+
+  function citationChips(citations) {
+    const line = document.createElement("p");
+    line.className = "citations";
+    for (const citation of citations || []) {
+      const chip = document.createElement("a");
+      const seconds = Math.floor((Number(citation.start_ms) || 0) / 1000);
+      chip.className = "seek chip";
+      chip.href = "#t=" + seconds;
+      chip.setAttribute("data-seek", String(seconds));
+      chip.textContent = String(citation.label || "");
+      line.appendChild(chip);
+    }
+    return line;
+  }
+
+  // --- Comment drafts ----------------------------------------------------------------------
+
+  const commentsStream = byId("comments-stream");
+  const drafts = byId("drafts");
+
+  byId("comments-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (running.comments) return;
+    const frame = { type: "comments", tone: byId("comments-tone").value, language: byId("summary-language").value };
+    if (!send(frame)) return showStatus("comments-status", labels.disconnected, true);
+    running.comments = true;
+    setBusy();
+  });
+
+  function onComments(frame) {
+    if (frame.type === "start") {
+      drafts.replaceChildren();
+      commentsStream.textContent = "";
+      commentsStream.hidden = false;
+      showStatus("comments-status", frame.offline ? labels.offline : "");
+    } else if (frame.type === "progress") {
+      showStatus("comments-status", labels.waitingSummary);
+    } else if (frame.type === "token") {
+      commentsStream.appendChild(document.createTextNode(frame.text));
+    } else if (frame.type === "done") {
+      commentsStream.hidden = true;
+      for (const draft of frame.drafts) drafts.appendChild(draftItem(draft, frame.comment_set.offline));
+      showStatus("comments-status", "");
+      running.comments = false;
+      setBusy();
+    } else if (frame.type === "error") {
+      showStatus("comments-status", frame.message, true);
+      running.comments = false;
+      setBusy();
+    }
+  }
+
+  function draftItem(text, offline) {
+    const item = document.createElement("li");
+    const body = document.createElement("p");
+    body.textContent = text;
+    const copy = document.createElement("button");
+    copy.type = "button";
+    copy.className = "secondary small copy";
+    copy.textContent = labels.copy;
+    copy.addEventListener("click", () => copyText(text, copy));
+    item.append(body, copy);
+    if (offline) {
+      const badge = document.createElement("span");
+      badge.className = "badge offline";
+      badge.textContent = labels.offline;
+      item.appendChild(badge);
+    }
+    return item;
+  }
+
+  function copyText(text, button) {
+    const done = () => {
+      button.textContent = labels.copied;
+      window.setTimeout(() => (button.textContent = labels.copy), 1500);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, () => copyWithSelection(text) && done());
+    } else if (copyWithSelection(text)) {
+      done();
+    }
+  }
+
+  function copyWithSelection(text) {
+    const area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.style.position = "fixed";
+    area.style.opacity = "0";
+    document.body.appendChild(area);
+    area.select();
+    let copied = false;
+    try {
+      copied = document.execCommand("copy");
+    } catch (error) {
+      copied = false;
+    }
+    area.remove();
+    return copied;
+  }
+
+  // --- Transcript search -------------------------------------------------------------------
+
+  const search = byId("transcript-search");
+  if (search) {
+    const items = Array.from(document.querySelectorAll("#transcript li"));
+    const texts = items.map((item) => item.querySelector(".cue-text").textContent);
+    const count = byId("transcript-count");
+    search.addEventListener("input", () => {
+      const query = search.value.trim().toLowerCase();
+      let shown = 0;
+      items.forEach((item, index) => {
+        const match = !query || texts[index].toLowerCase().includes(query);
+        item.hidden = !match;
+        if (match) shown += 1;
+        markMatches(item.querySelector(".cue-text"), texts[index], match ? query : "");
+      });
+      count.textContent = query ? shown + " / " + items.length : String(items.length);
+    });
+  }
+
+  function markMatches(span, original, query) {
+    span.replaceChildren();
+    if (!query) {
+      span.textContent = original;
+      return;
+    }
+    const lower = original.toLowerCase();
+    let from = 0;
+    for (let at = lower.indexOf(query); at >= 0; at = lower.indexOf(query, from)) {
+      span.append(original.slice(from, at));
+      const mark = document.createElement("mark");
+      mark.textContent = original.slice(at, at + query.length);
+      span.append(mark);
+      from = at + query.length;
+    }
+    span.append(original.slice(from));
+  }
+
+  // --- Shared ------------------------------------------------------------------------------
+
+  function showStatus(id, text, isError) {
+    const element = byId(id);
+    if (!element) return;
+    if (id === "chat-log") {
+      const note = document.createElement("p");
+      note.className = "error-box small";
+      note.textContent = text;
+      element.appendChild(note);
+      return;
+    }
+    element.textContent = text || "";
+    element.classList.toggle("error", Boolean(isError));
+  }
+
+  function setBusy() {
+    const ready = stage === "ready";
+    byId("ask-button").disabled = !ready || running.answer;
+    byId("summary-regenerate").disabled = !ready || running.summary;
+    byId("summary-language").disabled = running.summary;
+    byId("comments-button").disabled = !ready || running.comments;
+    byId("new-conversation").disabled = running.answer;
+  }
+
+  // Fetch the sanitized HTML of a finished summary or message and put it in place of `element`
+  // (its children, or the element itself with `replaceElement`).
+  function replaceWithFragment(element, urlTemplate, id, then, replaceElement) {
+    const url = urlTemplate.replace("/0/", "/" + encodeURIComponent(id) + "/");
+    fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then((response) => {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.text();
+      })
+      .then((html) => {
+        const template = document.createElement("template");
+        template.innerHTML = html; // sanitized on the server; parsed inert, scripts never run
+        if (replaceElement) element.replaceWith(template.content);
+        else element.replaceChildren(template.content);
+        then();
+      })
+      .catch(() => then());
+  }
+
+  setBusy();
+  connect();
+})();

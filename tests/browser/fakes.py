@@ -1,0 +1,67 @@
+"""The fake Bilibili catalogue and LLM replies the browser tests use.
+
+XSS_VIDEO carries script and onerror payloads in its title, part title, owner name, subtitles
+and danmaku (the danmaku make a 高能时刻 at 0:30). The fake LLM answers by the prompt it gets:
+summaries, answers and comment drafts, with raw HTML whenever the video is the XSS one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.fakes.bilibili import FakeBilibili, FakePart, FakeSubtitle, FakeVideo, catalogue_videos
+from tests.fakes.openai import FakeOpenAI
+
+TITLE_PAYLOAD = '<script>window.__xss="title"</script><img src=x onerror="window.__xss=\'title\'">'
+CUE_PAYLOAD = "<img src=x onerror=\"window.__xss='cue'\">"
+DANMAKU_PAYLOAD = "<img src=x onerror=\"window.__xss='danmaku'\">"
+ANSWER_PAYLOAD = "<script>window.__xss='answer'</script><img src=x onerror=\"window.__xss='answer'\">"
+XSS_BVID = "BV1As411Y7Jj"  # av7770001
+
+SUMMARY_REPLY = (
+    "## 摘要\nUP 主先问好，然后开始讲拜年祭的快板，配上了电音。\n\n"
+    "## 要点\n- 👋 [00:07] UP 主向大家问好\n- 🎵 [00:09] 开始讲快板\n"
+)
+ANSWER_REPLY = "视频一开头 UP 主就向大家问好 [00:07]，随后开始讲快板。"
+COMMENTS_REPLY = "1. [00:07] 开头的问好好亲切\n2. 快板配电音，绝了\n3. 求出续集！\n"
+
+
+def xss_video() -> FakeVideo:
+    lines = [
+        (0.5, 9.5, f"开场白 {CUE_PAYLOAD}"),
+        (10.0, 19.5, "<script>window.__xss='cue'</script> 第二句字幕"),
+        (20.0, 39.5, "中间的内容 & 一些 <b>粗体</b> 标签"),
+        (40.0, 89.5, "后半段的内容"),
+        (90.0, 119.5, "结尾：谢谢观看"),
+    ]
+    danmaku = [(float(second) + 0.5, "普通弹幕") for second in range(0, 120, 7)]
+    danmaku += [(30 + index * 0.2, DANMAKU_PAYLOAD) for index in range(20)]
+    part = FakePart(
+        77700011,
+        f"P1 {TITLE_PAYLOAD}",
+        120,
+        subtitles=[FakeSubtitle("zh-CN", "中文（中国）", lines)],
+        danmaku=danmaku,
+    )
+    return FakeVideo(XSS_BVID, 7770001, f"XSS 测试 {TITLE_PAYLOAD}", parts=[part], owner=(9, f"UP {TITLE_PAYLOAD}"))
+
+
+def browser_bilibili() -> FakeBilibili:
+    return FakeBilibili(videos=[*catalogue_videos(), xss_video()])
+
+
+def llm_reply(body: dict[str, Any]) -> str:
+    system = body["messages"][0]["content"]
+    prompt = "\n".join(message["content"] for message in body["messages"])
+    hostile = "__xss" in prompt
+    if "视频总结助手" in system:
+        reply = SUMMARY_REPLY
+        return reply + (f"\n注意：{ANSWER_PAYLOAD}\n" if hostile else "")
+    if "视频问答助手" in system:
+        return f"{ANSWER_PAYLOAD} 原样的 HTML [00:00]" if hostile else ANSWER_REPLY
+    return f"1. {ANSWER_PAYLOAD} 草稿\n" + COMMENTS_REPLY.split("\n", 1)[1] if hostile else COMMENTS_REPLY
+
+
+def browser_llm() -> FakeOpenAI:
+    # Slow embeddings keep ingestion visibly in progress; a token delay makes streaming visible.
+    return FakeOpenAI(reply=llm_reply, token_delay=0.03, embedding_delay=1.5)

@@ -1,0 +1,96 @@
+"""Pages about videos themselves: home with the link box, submitting a link, retrying, transcripts.
+
+The video page and everything generated live in chat.views (videos never imports chat).
+"""
+
+from __future__ import annotations
+
+import json
+
+from asgiref.sync import sync_to_async
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import get_language
+from django.views.decorators.http import require_GET, require_POST
+
+from videos.errors import VideoError
+from videos.exports import export_filename, part_transcript_json, part_transcript_srt
+from videos.history import video_request_record, video_requests_for_user
+from videos.ingest import video_submit
+from videos.models import VideoPart
+from videos.services import part_ingest_enqueue
+
+RECENT_VIDEOS = 8
+MAX_LINK_LENGTH = 2000
+
+
+def part_or_404(bvid: str, page: int) -> VideoPart:
+    return get_object_or_404(VideoPart.objects.select_related("video"), video__bvid=bvid, page=page)
+
+
+def error_text(error: VideoError) -> str:
+    """The error's message in the reader's language."""
+    return error.message_en if (get_language() or "").startswith("en") else error.message_zh
+
+
+def render_home(request: HttpRequest, *, link: str = "", error: str = "", status: int = 200) -> HttpResponse:
+    recent = video_requests_for_user(request.user, limit=RECENT_VIDEOS) if request.user.is_authenticated else []
+    context = {"link": link, "error": error, "recent": list(recent)}
+    return render(request, "videos/home.html", context, status=status)
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    return render_home(request)
+
+
+@require_POST
+async def submit(request: HttpRequest) -> HttpResponse:
+    """Resolve the pasted link, queue its ingestion and open the video page; errors stay on home."""
+    user = await request.auser()
+    if not user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    link = request.POST.get("link", "").strip()[:MAX_LINK_LENGTH]
+    try:
+        part = await video_submit(link)
+    except VideoError as error:
+        return await sync_to_async(render_home)(request, link=link, error=error_text(error), status=400)
+    await sync_to_async(part_ingest_enqueue)(part_id=part.pk)
+    await sync_to_async(video_request_record)(user=user, part=part)
+    return redirect("video_page", bvid=part.video.bvid, page=part.page)
+
+
+@login_required
+@require_GET
+def video_redirect(request: HttpRequest, bvid: str) -> HttpResponse:
+    """`/videos/BV…/` opens the first part."""
+    return redirect("video_page", bvid=part_or_404(bvid, 1).video.bvid, page=1)
+
+
+@login_required
+@require_POST
+def retry(request: HttpRequest, bvid: str, page: int) -> HttpResponse:
+    """Ingest a failed part again (a ready or running part is left alone)."""
+    part = part_or_404(bvid, page)
+    if not part.is_ready:
+        part_ingest_enqueue(part_id=part.pk)
+    return redirect("video_page", bvid=bvid, page=page)
+
+
+@login_required
+@require_GET
+def transcript_export(request: HttpRequest, bvid: str, page: int, suffix: str) -> HttpResponse:
+    """The part's transcript as an SRT or JSON download."""
+    part = part_or_404(bvid, page)
+    if not part.transcript_cues:
+        raise Http404("no transcript yet")
+    if suffix == "srt":
+        body, content_type = part_transcript_srt(part), "application/x-subrip; charset=utf-8"
+    else:
+        body = json.dumps(part_transcript_json(part), ensure_ascii=False, indent=2)
+        content_type = "application/json; charset=utf-8"
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{export_filename(part, suffix)}"'
+    return response
