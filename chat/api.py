@@ -20,6 +20,7 @@ from django.db.models import Count, QuerySet
 from django.http import Http404, HttpRequest, StreamingHttpResponse
 from ninja import Field, Path, Query, Router, Schema, Status
 from ninja.pagination import PageNumberPagination, paginate
+from pydantic import ConfigDict
 
 from chat.comments import comment_drafts_stream
 from chat.conversations import answer_stream
@@ -77,14 +78,18 @@ async def sse_response(events: AsyncIterator[dict]) -> StreamingHttpResponse:
     return response
 
 
-def sse_openapi(what: str) -> dict:
-    """Documents that a 200 is JSON, or `text/event-stream` with `stream=true`."""
-    description = f"{what}; with stream=true, server-sent events (event: start, token, …, done or error)"
-    return {
-        "responses": {
-            200: {"description": description, "content": {"text/event-stream": {"schema": {"type": "string"}}}}
-        }
+def sse_openapi(what: str, events: list[str]) -> dict:
+    """Documents that a 200 is JSON, or `text/event-stream` with `stream=true`: one schema per event."""
+    event = {
+        "type": "object",
+        "properties": {
+            "event": {"type": "string", "enum": events},
+            "data": {"type": "string", "contentMediaType": "application/json", "description": "the event as JSON"},
+        },
+        "required": ["event", "data"],
     }
+    description = f"{what}; with stream=true, server-sent events: {', '.join(events)}"
+    return {"responses": {200: {"description": description, "content": {"text/event-stream": {"schema": event}}}}}
 
 
 class StreamQuery(Schema):
@@ -137,7 +142,9 @@ def summary_out(summary: Summary, *, bvid: str, page: int) -> dict:
 @router.get(
     "/videos/{bvid}/parts/{page}/summary",
     response={200: SummaryOut, 202: PendingOut, **error_responses(404, 409, 429, 502)},
-    openapi_extra=sse_openapi("The summary, once made (the first request makes it)"),
+    openapi_extra=sse_openapi(
+        "The summary, once made (the first request makes it)", ["start", "progress", "token", "reset", "done", "error"]
+    ),
     tags=["summaries"],
 )
 async def summary_get(request: HttpRequest, bvid: Bvid, page: Page, query: Query[SummaryQuery]) -> Any:
@@ -158,6 +165,8 @@ async def summary_get(request: HttpRequest, bvid: Bvid, page: Page, query: Query
 
 
 class CommentsIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is a 422, not ignored
+
     tone: str = Field(
         "认真", min_length=1, max_length=20, pattern=NO_NUL, description="认真, 幽默, 提问, 夸夸 (or serious, funny, …)"
     )
@@ -177,8 +186,10 @@ class CommentDraftsOut(Schema):
 
 @router.post(
     "/videos/{bvid}/parts/{page}/comments",
-    response={200: CommentDraftsOut, **error_responses(404, 409, 429, 502)},
-    openapi_extra=sse_openapi("Three comment drafts (suggestions only; nothing is posted)"),
+    response={200: CommentDraftsOut, **error_responses(403, 404, 409, 429, 502)},
+    openapi_extra=sse_openapi(
+        "Three comment drafts (suggestions only; nothing is posted)", ["start", "progress", "token", "done", "error"]
+    ),
     tags=["comments"],
 )
 async def comment_drafts_create(
@@ -210,6 +221,8 @@ async def last_event(events: AsyncIterator[dict]) -> dict:
 
 
 class ChatIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is a 422, not ignored
+
     question: str = Field(min_length=1, max_length=2000, pattern=NO_NUL)
     conversation_id: int | None = Field(None, ge=1, le=MAX_ID, description="Continue this conversation")
     language: Language = "auto"
@@ -239,8 +252,10 @@ class AnswerOut(Schema):
 
 @router.post(
     "/videos/{bvid}/parts/{page}/chat",
-    response={200: AnswerOut, **error_responses(404, 409, 429, 502)},
-    openapi_extra=sse_openapi("The answer, with citations of moments in the video"),
+    response={200: AnswerOut, **error_responses(403, 404, 409, 429, 502)},
+    openapi_extra=sse_openapi(
+        "The answer, with citations of moments in the video", ["start", "token", "citations", "done", "error"]
+    ),
     tags=["chat"],
 )
 async def chat_ask(request: HttpRequest, bvid: Bvid, page: Page, body: ChatIn, query: Query[StreamQuery]) -> Any:
@@ -394,6 +409,8 @@ class TokenCreatedOut(TokenOut):
 
 
 class TokenIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is a 422, not ignored
+
     name: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
 
 
@@ -413,7 +430,7 @@ def token_create(request: HttpRequest, body: TokenIn) -> Status[ApiToken]:
     return Status(201, token)
 
 
-@router.delete("/tokens/{token_id}", response={204: None, **error_responses(404)}, tags=["account"])
+@router.delete("/tokens/{token_id}", response={204: None, **error_responses(403, 404)}, tags=["account"])
 def token_revoke(request: HttpRequest, token_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> Status[None]:
     """Revoke one of my tokens; anyone else's is a 404."""
     api_token_revoke(user=request.auth, token_id=token_id)

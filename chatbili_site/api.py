@@ -57,22 +57,22 @@ class ApiTokenAuth(HttpBearer):
 
 
 class SessionCsrfAuth(APIKeyCookie):
-    """The site's own session, for its pages; CSRF is checked only when a session cookie is sent."""
+    """The site's own session, for its pages. A signed-in session must send the CSRF token on
+    unsafe methods (403 otherwise); a cookie of no session is simply not authentication (401)."""
 
     param_name = settings.SESSION_COOKIE_NAME
 
     def _get_key(self, request: HttpRequest) -> str | None:
-        key = request.COOKIES.get(self.param_name)
-        if key and check_csrf(request) is not None:
-            raise HttpError(403, "CSRF 校验失败 / CSRF check failed")
-        return key
+        return request.COOKIES.get(self.param_name)
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Any | None:
         user = getattr(request, "user", None)
-        if key and user is not None and user.is_authenticated:
-            request.auth_method = "session"
-            return user
-        return None
+        if not key or user is None or not user.is_authenticated:
+            return None
+        if check_csrf(request) is not None:
+            raise HttpError(403, "CSRF 校验失败 / CSRF check failed")
+        request.auth_method = "session"
+        return user
 
 
 API_AUTH = [ApiTokenAuth(), SessionCsrfAuth()]

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -10,6 +17,7 @@ from django.contrib.auth.models import User
 
 from chat.tokens import api_token_create
 from chatbili_site.asgi import application
+from chatbili_site.settings import BASE_DIR
 
 API = "/api/v1"
 
@@ -72,3 +80,42 @@ def session_cookies(user: User) -> dict[str, str]:
 
 
 asession_cookies = sync_to_async(session_cookies)
+
+
+@contextmanager
+def daphne_server(**env: str) -> Iterator[str]:
+    """A real daphne process on the test database (commit first: transaction=True); yields its URL.
+
+    `env` overrides settings in the server process, e.g. BILIBILI_API_BASE of a fake server.
+    """
+    from django.db import connection
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    db = connection.settings_dict
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "chatbili_site.settings",
+        "DATABASE_URL": f"postgresql://{db['USER']}@/{db['NAME']}?host={db['HOST']}",
+        "LOG_LEVEL": "ERROR",
+        **env,
+    }
+    command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "chatbili_site.asgi:application"]
+    server = subprocess.Popen(command, cwd=BASE_DIR, env=environment, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        connection.close_pool()

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from asgiref.sync import sync_to_async
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Field, Path, Query, Router, Schema, Status
+from pydantic import ConfigDict
 
 from chatbili_site.api_common import ApiError, error_responses
 from videos import services
@@ -80,6 +81,8 @@ class VideoOut(Schema):
 
 
 class SubmitIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is a 422, not ignored
+
     link: str = Field(
         min_length=1,
         max_length=2000,
@@ -131,7 +134,7 @@ def part_out(part: VideoPart, video: Video | None = None) -> dict:
 # --- endpoints --------------------------------------------------------------------------------------
 
 
-@router.post("/videos", response={200: PartOut, 202: PartOut, **error_responses(429, 503)})
+@router.post("/videos", response={200: PartOut, 202: PartOut, **error_responses(403, 503)})
 async def video_submit_endpoint(request: HttpRequest, body: SubmitIn) -> Status[dict]:
     """Submit a link. 200 with the part when it is ready; 202 while it is queued or being ingested.
 
