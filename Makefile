@@ -13,11 +13,13 @@ PYTHON ?= $(shell for candidate in python3.12 python3.13 python3 \
 	  "$$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 \
 	  && { command -v "$$candidate" || echo "$$candidate"; } && break; done)
 
-.PHONY: run test lint format venv migrate clean-db help
+.PHONY: run test test-fast test-browser browser-deps lint format venv migrate help
 
 help:
 	@echo "make run     start the site (server + worker) on http://$(HOST):$(PORT)"
-	@echo "make test    run the whole test suite (lint + pytest)"
+	@echo "make test    run the whole test suite (lint + pytest, browser tests included)"
+	@echo "make test-fast     the suite without the browser tests"
+	@echo "make test-browser  only the browser tests (installs Debian's chromium if missing)"
 	@echo "make lint    ruff check and format check"
 
 $(VENV)/.installed: requirements.txt
@@ -34,8 +36,19 @@ run: venv
 migrate: venv
 	DEBUG=$${DEBUG:-true} $(PY) manage.py migrate
 
-test: venv lint
+test: venv lint browser-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: venv lint
+	$(PY) -m pytest -m "not browser" $(PYTEST_ARGS)
+
+test-browser: venv browser-deps
+	$(PY) -m pytest -m browser $(PYTEST_ARGS)
+
+# Debian's chromium for the Playwright tests (never a downloaded browser). Without root the
+# browser tests are skipped with the reason.
+browser-deps:
+	-@bash tests/browser/install_chromium.sh
 
 lint: venv
 	$(VENV)/bin/ruff check .
