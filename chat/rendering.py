@@ -54,9 +54,13 @@ _MD = _markdown()
 
 def markdown_html(text: str) -> str:
     """Sanitized HTML for stored Markdown, with seekable timestamps."""
-    rendered = _MD.render(text or "")
+    return sanitize_html(_MD.render(text or ""))
+
+
+def sanitize_html(html_text: str) -> str:
+    """Only the tags and attributes rendered Markdown needs; links get rel=noopener."""
     return nh3.clean(
-        rendered,
+        html_text,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         allowed_classes={"a": {"seek"}},

@@ -19,7 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from chat.comments import TONES
 from chat.conversations import ChatError, conversation_get_for_user
@@ -42,6 +42,14 @@ TONE_LABELS = {
     "幽默": gettext_lazy("幽默"),
     "提问": gettext_lazy("提问"),
     "夸夸": gettext_lazy("夸夸"),
+}
+PURPOSE_LABELS = {
+    "summary": gettext_lazy("总结"),
+    "summary_map": gettext_lazy("长视频分段阅读"),
+    "summary_reduce": gettext_lazy("长视频合并总结"),
+    "comments": gettext_lazy("评论草稿"),
+    "chat": gettext_lazy("对话"),
+    "other": gettext_lazy("其他"),
 }
 HISTORY_LIMIT = 200
 
@@ -192,11 +200,10 @@ def history(request: HttpRequest) -> HttpResponse:
 
 
 def render_account(request: HttpRequest, *, new_secret: str = "", status: int = 200) -> HttpResponse:
-    context = {
-        "tokens": api_tokens_for_user(request.user),
-        "usage": usage_summary(request.user),
-        "new_secret": new_secret,
-    }
+    usage = usage_summary(request.user)
+    for row in usage["by_purpose"]:
+        row["label"] = PURPOSE_LABELS.get(row["purpose"], row["purpose"])
+    context = {"tokens": api_tokens_for_user(request.user), "usage": usage, "new_secret": new_secret}
     return render(request, "chat/account.html", context, status=status)
 
 
@@ -207,9 +214,13 @@ def account(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def token_create(request: HttpRequest) -> HttpResponse:
-    """Create a token and show its secret on this response only (it is never shown again)."""
+    """Create a token and show its secret on this response only (it is never shown again).
+
+    A GET (the language switch reloads this address) shows the account page."""
+    if request.method == "GET":
+        return redirect("account")
     _token, secret = api_token_create(user=request.user, name=request.POST.get("name", ""))
     return render_account(request, new_secret=secret)
 

@@ -13,7 +13,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import get_language
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from videos.errors import VideoError
 from videos.exports import export_filename, part_transcript_json, part_transcript_srt
@@ -46,9 +46,13 @@ def home(request: HttpRequest) -> HttpResponse:
     return render_home(request)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 async def submit(request: HttpRequest) -> HttpResponse:
-    """Resolve the pasted link, queue its ingestion and open the video page; errors stay on home."""
+    """Resolve the pasted link, queue its ingestion and open the video page; errors stay on home.
+
+    A GET (the language switch on an error page reloads this address) goes home."""
+    if request.method == "GET":
+        return redirect("home")
     user = await request.auser()
     if not user.is_authenticated:
         return redirect_to_login(request.get_full_path())
