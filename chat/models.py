@@ -139,6 +139,8 @@ class Summary(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     generation_id = models.CharField(max_length=32, blank=True)
+    # The last complete version while a regeneration runs; put back if the regeneration fails.
+    previous = models.JSONField(default=dict, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)

@@ -36,7 +36,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -120,9 +120,18 @@ def _is_stale(summary: Summary) -> bool:
     return summary.heartbeat_at is None or timezone.now() - summary.heartbeat_at > _stale_after()
 
 
+PRESERVED_FIELDS = ("content", "mode", "key_points", "highlights", "llm_calls", "prompt_tokens", "completion_tokens")
+
+
 def _restart(summary: Summary, user_id: int | None) -> None:
-    """Make `summary` a fresh generation led by the caller (inside the row lock)."""
+    """Make `summary` a fresh generation led by the caller (inside the row lock).
+
+    A complete version being regenerated is kept in `previous` until the new one is done.
+    """
     now = timezone.now()
+    if summary.status == Summary.Status.COMPLETE and summary.content:
+        summary.previous = {field: getattr(summary, field) for field in PRESERVED_FIELDS}
+        summary.previous["completed_at"] = summary.completed_at.isoformat() if summary.completed_at else None
     summary.status = Summary.Status.GENERATING
     summary.generation_id = uuid.uuid4().hex
     summary.heartbeat_at = summary.started_at = now
@@ -415,10 +424,28 @@ class _Generation:
     async def _fail(self, message: str, *, interrupted: bool) -> None:
         status = Summary.Status.INTERRUPTED if interrupted else Summary.Status.FAILED
         try:
+            previous = await Summary.objects.filter(pk=self.summary_id).values_list("previous", flat=True).aget()
+            if previous:
+                await self._restore(previous, message)
+                await self._publish({"type": "done"})
+                return
             await self._finish(status, error_message=message[:2000])
             await self._publish({"type": "error"})
         except _Superseded:
             pass
+
+    async def _restore(self, previous: dict, message: str) -> None:
+        """A failed regeneration puts the last complete version back, with the reason noted."""
+        completed_at = previous.get("completed_at")
+        await self._save(
+            status=Summary.Status.COMPLETE,
+            completed_at=datetime.fromisoformat(completed_at) if completed_at else timezone.now(),
+            error_message=f"重新生成失败，保留上一版 / Regeneration failed, the previous version is kept: {message}"[
+                :2000
+            ],
+            previous={},
+            **{field: previous[field] for field in PRESERVED_FIELDS if field in previous},
+        )
 
     async def _produce(self, summary: Summary) -> dict:
         transcript = await sync_to_async(part_transcript)(part_id=summary.part_id)
@@ -578,6 +605,8 @@ class _Generation:
 
     async def _finish(self, status: str, **fields: Any) -> None:
         fields.setdefault("content", self.text)
+        if status == Summary.Status.COMPLETE:
+            fields["previous"] = {}
         await self._save(
             status=status,
             mode=self.mode,
