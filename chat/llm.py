@@ -31,7 +31,7 @@ import openai
 from django.conf import settings
 
 from chat.models import UsageRecord
-from videos.http import openai_client
+from videos.http import openai_client, retry_after_seconds
 from videos.tokens import count_tokens
 
 logger = logging.getLogger(__name__)
@@ -234,7 +234,7 @@ class ChatStream:
             partial_text=self.text,
             status_code=status_code,
             retryable=retryable,
-            retry_after=_retry_after_seconds(getattr(getattr(exc, "response", None), "headers", None)),
+            retry_after=retry_after_seconds(getattr(getattr(exc, "response", None), "headers", None)),
         )
 
     def _measured_usage(self) -> LLMUsage:
@@ -288,15 +288,3 @@ def _retry_delay(attempt: int, error: LLMError) -> float:
     if error.retry_after is not None:
         delay = error.retry_after
     return min(delay, MAX_RETRY_DELAY_SECONDS)
-
-
-def _retry_after_seconds(headers: Any) -> float | None:
-    get = getattr(headers, "get", None)
-    if get is None:
-        return None
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        try:
-            return max(0.0, float(get(name)) * scale)
-        except (TypeError, ValueError):
-            continue
-    return None

@@ -34,7 +34,7 @@ import openai
 from django.conf import settings
 
 from videos.errors import VideoError
-from videos.http import openai_client
+from videos.http import openai_client, retry_after_seconds
 from videos.models import EMBEDDING_COLUMN_DIMENSIONS
 from videos.search_text import text_runs
 from videos.tokens import count_tokens, prefix_within_tokens
@@ -229,22 +229,10 @@ def _retry_delay(attempt: int, error: Exception) -> float:
     base = getattr(settings, "EMBEDDING_RETRY_BASE_DELAY_SECONDS", 1.0)
     delay = base * 2 ** (attempt - 1)
     if isinstance(error, openai.APIStatusError):
-        retry_after = _retry_after_seconds(error.response.headers)
+        retry_after = retry_after_seconds(error.response.headers)
         if retry_after is not None:
             delay = retry_after
     return min(delay, MAX_RETRY_DELAY_SECONDS)
-
-
-def _retry_after_seconds(headers: object) -> float | None:
-    get = getattr(headers, "get", None)
-    if get is None:
-        return None
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        try:
-            return max(0.0, float(get(name)) * scale)
-        except (TypeError, ValueError):
-            continue
-    return None
 
 
 def _failure(error: Exception, *, permanent: bool) -> VideoError:

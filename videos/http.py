@@ -52,3 +52,16 @@ def openai_client(*, timeout: float | None = None, max_retries: int = 0) -> open
         max_retries=max_retries,
         http_client=http_client,
     )
+
+
+def retry_after_seconds(headers: object) -> float | None:
+    """The server's requested wait from `retry-after-ms` or `retry-after` (seconds), if any."""
+    get = getattr(headers, "get", None)
+    if get is None:
+        return None
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        try:
+            return max(0.0, float(get(name)) * scale)
+        except (TypeError, ValueError):
+            continue
+    return None
