@@ -16,12 +16,12 @@ Purpose = UsageRecord.Purpose
 
 @pytest.fixture
 def alice():
-    return get_user_model().objects.create_user("alice", password="pw-alice-123")
+    return get_user_model().objects.create_user("alice")
 
 
 @pytest.fixture
 def bob():
-    return get_user_model().objects.create_user("bob", password="pw-bob-123")
+    return get_user_model().objects.create_user("bob")
 
 
 def record(user, *, purpose=Purpose.CHAT, tokens=100, ago=timedelta(0)) -> UsageRecord:

@@ -21,12 +21,12 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def alice():
-    return get_user_model().objects.create_user("alice", password="pw-alice-123")
+    return get_user_model().objects.create_user("alice")
 
 
 @pytest.fixture
 def bob():
-    return get_user_model().objects.create_user("bob", password="pw-bob-123")
+    return get_user_model().objects.create_user("bob")
 
 
 def test_token_is_stored_hashed_and_shown_once(alice):
