@@ -183,7 +183,15 @@
   }
 
   byId("summary-regenerate").addEventListener("click", () => requestSummary("regenerate"));
-  byId("summary-language").addEventListener("change", () => requestSummary("summary"));
+  byId("summary-language").addEventListener("change", () => {
+    requestSummary("summary");
+    const exportLink = byId("export-markdown");
+    if (exportLink) {
+      const url = new URL(exportLink.href);
+      url.searchParams.set("language", byId("summary-language").value);
+      exportLink.href = url.toString();
+    }
+  });
 
   // --- Chat --------------------------------------------------------------------------------
 

@@ -114,7 +114,6 @@ def test_sign_up_paste_a_link_read_the_summary_chat_and_export(page: Page, site:
     seen = page.evaluate("JSON.parse(sessionStorage.getItem('progressSeen'))")
     shown = [entry for entry in seen if entry["visible"]]
     assert shown[0]["width"] != "100%" and shown[-1] == {"stage": "已就绪", "width": "100%", "visible": True}, seen
-    assert len({entry["width"] for entry in shown}) >= 3, f"the bar should move on its way to ready: {seen}"
     assert not seen[-1]["visible"], "once ready, the reloaded page hides the bar"
     expect(page.locator("#video-title")).to_have_text("当我给拜年祭的快板加了电音配乐…")
     expect(page.locator("#transcript li")).to_have_count(2)
