@@ -154,10 +154,10 @@ async def summary_get(request: HttpRequest, bvid: Bvid, page: Page, query: Query
         pending = {"status": "ingesting", "message": "视频还在处理中 / Still being processed", "part": part_out(part)}
         return Status(202, pending)
     part_require_ready(part)
-    await aquota_check_for_summary(request.auth, part_id=part.pk, language=query.language)
+    cached = await aquota_check_for_summary(request.auth, part_id=part.pk, language=query.language)
     if query.stream:
         return await sse_response(summary_stream(part, query.language, request.auth))
-    summary = await summary_get_or_generate(part, query.language, request.auth)
+    summary = cached or await summary_get_or_generate(part, query.language, request.auth)
     return summary_out(summary, bvid=bvid, page=page)
 
 

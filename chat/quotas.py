@@ -133,10 +133,10 @@ def quota_check(user: Any) -> None:
 aquota_check = sync_to_async(quota_check)
 
 
-def summary_is_cached(*, part_id: int, language: str) -> bool:
-    """Whether the part's summary in this language is made and current (serving it is free)."""
+def summary_cached(*, part_id: int, language: str) -> Summary | None:
+    """The part's summary in this language if it is made and current (serving it is free)."""
     if language not in LANGUAGES:
-        return False
+        return None
     key = summary_key(part_id=part_id, language=language)
     summary = Summary.objects.filter(
         part_id=part_id,
@@ -146,15 +146,17 @@ def summary_is_cached(*, part_id: int, language: str) -> bool:
         status=Summary.Status.COMPLETE,
     ).first()
     if summary is None:
-        return False
+        return None
     ingested_at = VideoPart.objects.filter(pk=part_id).values_list("ingested_at", flat=True).first()
-    return not (ingested_at and summary.completed_at and summary.completed_at < ingested_at)
+    return None if ingested_at and summary.completed_at and summary.completed_at < ingested_at else summary
 
 
-def quota_check_for_summary(user: Any, *, part_id: int, language: str, regenerate: bool = False) -> None:
-    """`quota_check`, unless the summary is cached and not asked to be made again."""
-    if regenerate or not summary_is_cached(part_id=part_id, language=language):
+def quota_check_for_summary(user: Any, *, part_id: int, language: str, regenerate: bool = False) -> Summary | None:
+    """The cached summary, free to serve; else (or to regenerate) `quota_check` and None."""
+    cached = None if regenerate else summary_cached(part_id=part_id, language=language)
+    if cached is None:
         quota_check(user)
+    return cached
 
 
 aquota_check_for_summary = sync_to_async(quota_check_for_summary)

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.renderers import JSONRenderer
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
@@ -30,6 +31,14 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["API_AUTH", "ApiError", "ErrorOut", "api"]
 
+
+class Utf8JSONRenderer(JSONRenderer):
+    """JSON as UTF-8 text: Chinese stays readable, and a third of the size of \\u escapes."""
+
+    media_type = "application/json; charset=utf-8"
+    json_dumps_params = {"ensure_ascii": False}
+
+
 api = NinjaAPI(
     title="ChatBili API",
     version="1.0.0",
@@ -39,6 +48,7 @@ api = NinjaAPI(
         "Errors are always `{code, message, details}`. Over your quota: 429 with `Retry-After`."
     ),
     urls_namespace="api-1",
+    renderer=Utf8JSONRenderer(),
 )
 
 

@@ -1,0 +1,151 @@
+"""Cached summary bench: requests/s and p50/p99 latency through the API and through the page.
+
+A real daphne process serves a throwaway database holding one ready part whose summary is
+already made (offline mode, so no LLM is involved). This process is the client: httpx, C
+requests in flight at a time, on loopback. Scenarios, each after a warm-up:
+- api json:  GET /api/v1/videos/{bvid}/parts/1/summary                (Bearer token)
+- api sse:   GET /api/v1/videos/{bvid}/parts/1/summary?stream=true    (Bearer token; start, token, done)
+- page:      GET /videos/{bvid}/1/                                     (session cookie; the server-rendered page)
+- floor:     GET /api/v1/version (no auth, no database), for scale
+Every response is checked (status and summary text). Client and server share the machine's cores.
+Run: .venv/bin/python bench/api_cached.py [--requests 1000] [--concurrency 1,8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+
+from common import ROOT, bench_database, machine, setup_django
+
+BVID = "BV1xx411c7mD"
+WARMUP = 30
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_daphne(port: int, env: dict) -> subprocess.Popen:
+    endpoint = f"tcp:port={port}:interface=127.0.0.1:backlog=1024"
+    command = [sys.executable, "-m", "daphne", "-e", endpoint, "chatbili_site.asgi:application"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"daphne exited with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listens on port {port}")
+
+
+def prepare() -> tuple[str, str, str]:
+    """A ready part with its summary made; returns (token, session cookie, a line of the summary)."""
+    from asgiref.sync import async_to_sync
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    from chat.summaries import summary_get_or_generate
+    from chat.tokens import api_token_create
+    from tests.factories import ready_part
+
+    part = async_to_sync(ready_part)()
+    summary = async_to_sync(summary_get_or_generate)(part, "zh")
+    user = User.objects.create_user("bench")
+    _, token = api_token_create(user=user, name="bench")
+    client = Client()
+    client.force_login(user)
+    marker = summary.key_points[0]["text"][-6:]  # plain text, in the JSON, the SSE and the page's HTML
+    return token, client.cookies["sessionid"].value, marker
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def run(client, path: str, params: dict, marker: str, requests: int, concurrency: int) -> tuple[float, list]:
+    """Send `requests` GETs, `concurrency` at a time; returns (elapsed seconds, latencies in ms)."""
+    latencies: list[float] = []
+    queue = iter(range(requests))
+
+    async def worker() -> None:
+        for _ in queue:
+            started = time.perf_counter()
+            response = await client.get(path, params=params)
+            latencies.append((time.perf_counter() - started) * 1000)
+            if response.status_code != 200 or (marker and marker not in response.text):  # JSON is UTF-8
+                raise SystemExit(f"{path}: HTTP {response.status_code}, no {marker!r} in {response.text[:200]}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started, latencies
+
+
+async def bench(url: str, token: str, cookie: str, marker: str, requests: int, concurrencies: list[int]) -> None:
+    import httpx
+
+    limits = httpx.Limits(max_connections=max(concurrencies), max_keepalive_connections=max(concurrencies))
+    api = httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, limits=limits, timeout=60)
+    page = httpx.AsyncClient(base_url=url, cookies={"sessionid": cookie}, limits=limits, timeout=60)
+    summary = f"/api/v1/videos/{BVID}/parts/1/summary"
+    scenarios = [
+        ("floor", api, "/api/v1/version", {}),  # no auth, no database: the server's own cost
+        ("api json", api, summary, {}),
+        ("api sse", api, summary, {"stream": "true"}),
+        ("page", page, f"/videos/{BVID}/1/", {}),
+    ]
+    async with api, page:
+        for concurrency in concurrencies:
+            print(f"\nconcurrency {concurrency}, {requests} requests each:")
+            for name, client, path, params in scenarios:
+                expected = "" if name == "floor" else marker
+                await run(client, path, params, expected, WARMUP, concurrency)
+                elapsed, latencies = await run(client, path, params, expected, requests, concurrency)
+                print(
+                    f"  {name:9} {requests / elapsed:7.1f} req/s   p50 {percentile(latencies, 0.5):6.1f} ms"
+                    f"   p99 {percentile(latencies, 0.99):6.1f} ms"
+                )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--concurrency", default="1,8")
+    args = parser.parse_args()
+    concurrencies = [int(value) for value in args.concurrency.split(",")]
+
+    # Offline mode: the summary is extractive and cached; no LLM or outside host is ever called.
+    os.environ.update({"OPENAI_API_KEY": "", "OUTBOUND_PROXY": "", "DEBUG": "false", "SECRET_KEY": "bench-secret"})
+    os.environ.setdefault("QUOTA_REQUESTS_PER_MINUTE", "0")
+    setup_django()
+    from django.db import connection
+
+    with bench_database("bench_api_cached"):
+        db = connection.settings_dict
+        env = {**os.environ, "DATABASE_URL": f"postgresql://{db['USER']}@/{db['NAME']}?host={db['HOST']}"}
+        token, cookie, marker = prepare()
+        connection.close_pool()
+        port = free_port()
+        daphne = start_daphne(port, env)
+        try:
+            print(f"machine: {machine()}")
+            print("one daphne process, offline cached summary, client in this process (httpx, keep-alive)")
+            asyncio.run(bench(f"http://127.0.0.1:{port}", token, cookie, marker, args.requests, concurrencies))
+        finally:
+            daphne.terminate()
+            daphne.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
