@@ -109,6 +109,7 @@ def video_page_config(part: VideoPart, conversation: Conversation | None, summar
             "assistant": "ChatBili",
             "summarizing": _("正在阅读第 %(done)s/%(total)s 段…"),
             "waitingSummary": _("先生成总结…"),
+            "retryAfter": _("%(seconds)s 秒后可以重试"),
         },
     }
 

@@ -100,7 +100,14 @@
     if (frame.stream === "summary") return onSummary(frame);
     if (frame.stream === "answer") return onAnswer(frame);
     if (frame.stream === "comments") return onComments(frame);
-    if (frame.type === "error") showStatus("summary-status", frame.message, true);
+    if (frame.type === "error") showStatus("summary-status", errorText(frame), true);
+  }
+
+  // An error frame's message, with when to retry for quota and rate limits.
+  function errorText(frame) {
+    const seconds = Number(frame.retry_after);
+    if (!Number.isFinite(seconds) || seconds <= 0) return String(frame.message || "");
+    return String(frame.message || "") + " · " + labels.retryAfter.replace("%(seconds)s", String(Math.ceil(seconds)));
   }
 
   // --- Ingestion progress ------------------------------------------------------------------
@@ -175,7 +182,7 @@
       running.summary = false;
       setBusy();
     } else if (frame.type === "error") {
-      showStatus("summary-status", frame.message, true);
+      showStatus("summary-status", errorText(frame), true);
       summaryElement.dataset.state = "error";
       running.summary = false;
       setBusy();
@@ -285,7 +292,7 @@
       article.dataset.state = "error";
       const note = document.createElement("p");
       note.className = "error-box small";
-      note.textContent = frame.message;
+      note.textContent = errorText(frame);
       article.appendChild(note);
       answer = null;
       running.answer = false;
@@ -340,7 +347,7 @@
       running.comments = false;
       setBusy();
     } else if (frame.type === "error") {
-      showStatus("comments-status", frame.message, true);
+      showStatus("comments-status", errorText(frame), true);
       running.comments = false;
       setBusy();
     }

@@ -10,8 +10,10 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
+from chat.models import UserQuota
 from tests.browser.conftest import ARTIFACTS, Site
 from tests.browser.fakes import ANSWER_PAYLOAD, ANSWER_REPLY, CUE_PAYLOAD, DANMAKU_PAYLOAD, TITLE_PAYLOAD, XSS_BVID
 
@@ -44,14 +46,18 @@ def sign_up(page: Page, site: Site, username: str) -> None:
     expect(page.locator(".topbar .who")).to_have_text(username)
 
 
-def log_out_and_in(page: Page, site: Site, username: str) -> None:
-    page.click(".topbar button.link")
-    expect(page.locator(".topbar")).to_contain_text("登录")
+def log_in(page: Page, site: Site, username: str) -> None:
     page.goto(f"{site.url}/accounts/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
     page.click("form.card button[type=submit]")
     expect(page.locator(".topbar .who")).to_have_text(username)
+
+
+def log_out_and_in(page: Page, site: Site, username: str) -> None:
+    page.click(".topbar button.link")
+    expect(page.locator(".topbar")).to_contain_text("登录")
+    log_in(page, site, username)
 
 
 def paste_link(page: Page, link: str, bvid: str) -> None:
@@ -208,3 +214,34 @@ def test_hostile_title_transcript_danmaku_and_llm_html_never_run(page: Page, sit
     expect(page.locator("#history-videos")).to_contain_text(TITLE_PAYLOAD)
     assert page.locator("main img, main script").count() == 0
     assert page.evaluate("window.__xss") is None
+
+
+@pytest.fixture
+def impatient() -> User:
+    """A user allowed one LLM request a minute (made before the browser starts: Playwright's
+    sync API leaves an event loop marked running, which blocks the ORM in the test body)."""
+    user = User.objects.create_user("impatient", password=PASSWORD)
+    UserQuota.objects.create(user=user, requests_per_minute=1)
+    return user
+
+
+def test_errors_a_user_causes_show_in_the_page(impatient: User, page: Page, site: Site) -> None:
+    log_in(page, site, impatient.username)
+    page.fill("#link", "https://space.bilibili.com/2")
+    page.click("#link-form button[type=submit]")
+    expect(page.locator("#link-error")).to_have_text("无法识别的哔哩哔哩视频链接")
+    page.fill("#link", "BV1L9Uoa9EUx")
+    page.click("#link-form button[type=submit]")
+    expect(page.locator("#link-error")).to_contain_text("稿件不可见")
+
+    # One LLM request a minute: the summary takes it, so the question is refused with when to retry.
+    paste_link(page, "BV117411r7R1", "BV117411r7R1")
+    wait_until_ready(page)
+    expect(page.locator("#summary")).to_have_attribute("data-state", "done")
+    page.fill("#question", "讲了什么？")
+    page.press("#question", "Enter")
+    error = page.locator("#chat-log .message.assistant .error-box")
+    expect(error).to_contain_text("请求过于频繁：每分钟最多 1 次")
+    expect(error).to_contain_text(re.compile(r"\d+ 秒后可以重试"))
+    expect(page.locator("#ask-button")).to_be_enabled()
+    assert "Traceback" not in page.content()
