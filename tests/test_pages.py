@@ -1,4 +1,5 @@
-"""The pages every later issue builds on: home, auth, admin, API docs and /healthz."""
+"""The site-wide pages: home, auth, admin, API docs, /healthz and the error pages (the video pages are
+tested in videos/tests/test_views.py and chat/tests/test_views.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import re
 
 import pytest
 from django.contrib.auth.models import User
-from django.test import Client
+from django.test import Client, RequestFactory
+from django.views.defaults import server_error
 
 pytestmark = pytest.mark.django_db
 
@@ -83,3 +85,15 @@ def test_healthz_reports_every_check(client: Client) -> None:
     assert set(body["checks"]) == {"database", "pgvector", "channel_layer"}
     assert all(check["ok"] for check in body["checks"].values())
     assert body["checks"]["pgvector"]["version"]
+
+
+def test_a_missing_page_is_a_friendly_404(client: Client) -> None:
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert "找不到这个页面" in response.text and 'href="/"' in response.text
+
+
+def test_the_500_page_renders_without_a_request_context() -> None:
+    response = server_error(RequestFactory().get("/"))
+    assert response.status_code == 500
+    assert "服务器出了点问题" in response.content.decode()

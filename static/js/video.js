@@ -142,6 +142,7 @@
 
   const summaryElement = byId("summary");
   let summaryText = null; // the text node streamed tokens are appended to
+  let summaryId = null;
 
   function requestSummary(kind) {
     const language = byId("summary-language").value;
@@ -164,6 +165,7 @@
 
   function onSummary(frame) {
     if (frame.type === "start") {
+      summaryId = frame.summary_id;
       summaryElement.dataset.state = "streaming";
       summaryText = startStreamedText(summaryElement, "stream-text");
       showStatus("summary-status", frame.offline ? labels.offline : "");
@@ -184,6 +186,8 @@
     } else if (frame.type === "error") {
       showStatus("summary-status", errorText(frame), true);
       summaryElement.dataset.state = "error";
+      // What is stored now: the previous version after a failed regeneration, else the partial text.
+      if (summaryId) replaceWithFragment(summaryElement, config.summaryFragmentUrl, summaryId, () => {});
       running.summary = false;
       setBusy();
     }
