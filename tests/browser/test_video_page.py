@@ -209,6 +209,7 @@ def test_hostile_title_transcript_danmaku_and_llm_html_never_run(page: Page, sit
     expect(page.locator("#summary")).to_contain_text(DANMAKU_PAYLOAD)  # the 高能时刻 from the danmaku
     expect(page.locator("#summary")).to_contain_text(ANSWER_PAYLOAD)
     assert page.title().startswith(f"XSS 测试 {TITLE_PAYLOAD}")
+    page.screenshot(path=ARTIFACTS / "video-page-xss.png", full_page=True)
     assert page.locator("main img, main script:not(#video-config), main b").count() == 0
     page.goto(f"{site.url}/history/")
     expect(page.locator("#history-videos")).to_contain_text(TITLE_PAYLOAD)
