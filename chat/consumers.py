@@ -94,6 +94,8 @@ class VideoPartConsumer(AsyncJsonWebsocketConsumer):
             events = summary_stream(self.part, language, self.scope["user"], regenerate=kind == "regenerate")
             await self.start_stream("summary", events)
         elif kind == "comments":
+            if await self.over_quota("comments"):
+                return
             tone = str(content.get("tone") or "认真")[:20]
             events = comment_drafts_stream(self.part, tone=tone, user=self.scope["user"], language=language)
             await self.start_stream("comments", events)
