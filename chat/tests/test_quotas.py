@@ -163,10 +163,11 @@ async def socket_for(user):
         ({"type": "ask", "question": "糖色？"}, "answer"),
         ({"type": "summary"}, "summary"),
         ({"type": "regenerate"}, "summary"),
+        ({"type": "comments", "tone": "幽默"}, "comments"),
     ],
 )
 async def test_websocket_over_quota_sends_an_error_frame(frame, stream, settings) -> None:
-    from chat.models import Message, Summary
+    from chat.models import CommentDraftSet, Message, Summary
     from tests.factories import ready_part
 
     settings.QUOTA_DAILY_TOKENS = 50
@@ -184,6 +185,7 @@ async def test_websocket_over_quota_sends_an_error_frame(frame, stream, settings
     assert error["type"] == "error" and error["code"] == "quota_exceeded" and error["stream"] == stream
     assert error["limit"] == "daily_tokens" and 0 < error["retry_after"] <= 86400
     assert not await Message.objects.aexists() and not await Summary.objects.aexists()
+    assert not await CommentDraftSet.objects.aexists()
 
 
 @pytest.mark.django_db(transaction=True)
