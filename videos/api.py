@@ -30,8 +30,10 @@ Page = Annotated[int, Path(ge=1, le=MAX_PAGE, description="1-based part number, 
 # --- selectors shared with chat.api -----------------------------------------------------------------
 
 
-def part_get_or_404(*, bvid: str, page: int) -> VideoPart:
-    part = VideoPart.objects.select_related("video").filter(video__bvid=bvid, page=page).first()
+def part_get_or_404(*, bvid: str, page: int, with_transcript: bool = False) -> VideoPart:
+    """The part, without its transcript and danmaku (large JSON) unless asked for."""
+    parts = VideoPart.objects.select_related("video").filter(video__bvid=bvid, page=page)
+    part = (parts if with_transcript else parts.defer("transcript_cues", "danmaku")).first()
     if part is None:
         raise Http404("找不到这个视频分 P / No such video part")
     return part
@@ -171,7 +173,7 @@ def part_detail(request: HttpRequest, bvid: Bvid, page: Page) -> dict:
 )
 def part_transcript(request: HttpRequest, bvid: Bvid, page: Page, query: Query[TranscriptQuery]) -> dict | HttpResponse:
     """The transcript of a ready part, as JSON cues (ms) or as an SRT file (`format=srt`)."""
-    part = part_get_or_404(bvid=bvid, page=page)
+    part = part_get_or_404(bvid=bvid, page=page, with_transcript=True)
     part_require_ready(part)
     if query.format == "srt":
         response = HttpResponse(part_transcript_srt(part), content_type="application/x-subrip; charset=utf-8")
