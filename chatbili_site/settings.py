@@ -168,6 +168,7 @@ BILIBILI_SESSDATA = env.str("BILIBILI_SESSDATA")
 BILIBILI_API_BASE = env.url("BILIBILI_API_BASE", "https://api.bilibili.com")
 BILIBILI_COMMENT_BASE = env.url("BILIBILI_COMMENT_BASE", "https://comment.bilibili.com")
 BILIBILI_SHORTLINK_BASE = env.url("BILIBILI_SHORTLINK_BASE", "https://b23.tv")
+BILIBILI_PLAYER_BASE = env.url("BILIBILI_PLAYER_BASE", "https://player.bilibili.com/player.html")
 BCUT_API_BASE = env.url("BCUT_API_BASE", "https://member.bilibili.com/x/bcut/rubick-interface")
 
 # --- Ingestion --------------------------------------------------------------------------------
