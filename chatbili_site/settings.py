@@ -214,6 +214,10 @@ SUMMARY_MAP_CONCURRENCY = env.int("SUMMARY_MAP_CONCURRENCY", 4, minimum=1, maxim
 SUMMARY_STALE_SECONDS = env.float("SUMMARY_STALE_SECONDS", 60.0, minimum=1.0)
 SUMMARY_SAVE_INTERVAL_SECONDS = env.float("SUMMARY_SAVE_INTERVAL_SECONDS", 0.3, minimum=0.0)
 
+# --- Quotas (per user; admins override them per user; 0 = unlimited) ---------------------------
+QUOTA_DAILY_TOKENS = env.int("QUOTA_DAILY_TOKENS", 200_000, minimum=0)
+QUOTA_REQUESTS_PER_MINUTE = env.int("QUOTA_REQUESTS_PER_MINUTE", 10, minimum=0)
+
 # --- Chat -------------------------------------------------------------------------------------
 # Earlier turns of a conversation that enter the prompt (newest first; older ones are dropped).
 CHAT_HISTORY_TOKENS = env.int("CHAT_HISTORY_TOKENS", 2000, minimum=0)

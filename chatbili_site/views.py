@@ -26,3 +26,9 @@ def signup(request: HttpRequest) -> HttpResponse:
 async def healthz(request: HttpRequest) -> JsonResponse:
     report = await health_report()
     return JsonResponse(report, status=200 if report["ok"] else 503)
+
+
+def api_not_found(request: HttpRequest) -> JsonResponse:
+    """Unknown API addresses get the API's error body, not the site's HTML 404 page."""
+    body = {"code": "not_found", "message": "没有这个接口 / No such endpoint", "details": {"path": request.path}}
+    return JsonResponse(body, status=404, json_dumps_params={"ensure_ascii": False})

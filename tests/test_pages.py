@@ -97,3 +97,10 @@ def test_the_500_page_renders_without_a_request_context() -> None:
     response = server_error(RequestFactory().get("/"))
     assert response.status_code == 500
     assert "服务器出了点问题" in response.content.decode()
+
+
+def test_unknown_api_addresses_get_the_api_error_body(client: Client) -> None:
+    for path in ("/api/v1/nothing-here", "/api/v2/videos", "/api/"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert response.json()["code"] == "not_found"
