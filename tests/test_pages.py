@@ -104,3 +104,11 @@ def test_unknown_api_addresses_get_the_api_error_body(client: Client) -> None:
         response = client.get(path)
         assert response.status_code == 404
         assert response.json()["code"] == "not_found"
+
+
+def test_pages_forbid_inline_scripts(client: Client) -> None:
+    policy = client.get("/").headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+    assert "frame-src https://player.bilibili.com" in policy
+    assert "<script>" not in client.get("/").text

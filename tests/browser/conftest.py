@@ -164,13 +164,18 @@ def keep_traffic_local(site_url: str):
 
 @pytest.fixture
 def page(browser: Browser, site: Site) -> Iterator[Page]:
-    """A fresh browser context (no cookies) in Chinese; JavaScript errors fail the test."""
+    """A fresh browser context (no cookies) in Chinese; JavaScript errors and CSP violations fail the test."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN", accept_downloads=True)
     context.route("**/*", keep_traffic_local(site.url))
     page = context.new_page()
     page.set_default_timeout(20_000)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    blocked: list[str] = []
+    page.on(
+        "console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None
+    )
     yield page
     context.close()
     assert not errors, f"JavaScript errors in the page: {errors}"
+    assert not blocked, f"the Content-Security-Policy blocked something the page needs: {blocked}"
