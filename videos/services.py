@@ -49,9 +49,7 @@ def video_upsert(*, info: VideoInfo) -> Video:
     for part in info.parts:
         existing = VideoPart.objects.filter(video=video, page=part.page).first()
         if existing is not None and existing.cid != part.cid:
-            # The uploader replaced this part: what we had describes other footage.
-            existing.delete()
-            existing = None
+            _part_footage_replaced(part=existing, cid=part.cid)
         if existing is None:
             VideoPart.objects.create(
                 video=video,
@@ -65,6 +63,23 @@ def video_upsert(*, info: VideoInfo) -> Video:
                 title=part.title[:500], duration_seconds=part.duration_seconds
             )
     return video
+
+
+REPLACED_PART_MESSAGE = "UP主替换了这个分P的视频，请重新处理 / The uploader replaced this part; process it again"
+
+
+def _part_footage_replaced(*, part: VideoPart, cid: int) -> None:
+    """The uploader replaced a part: drop what describes the old footage, keep conversations.
+
+    A pipeline already running for the part keeps its claim and goes on with the new cid.
+    """
+    Chunk.objects.filter(part=part).delete()
+    VideoPart.objects.filter(pk=part.pk).update(
+        cid=cid, transcript_cues=[], danmaku={}, ingested_at=None, progress_percent=0
+    )
+    VideoPart.objects.filter(pk=part.pk, stage=VideoPart.Stage.READY).update(
+        stage=VideoPart.Stage.FAILED, error_message=REPLACED_PART_MESSAGE
+    )
 
 
 def part_ingest_enqueue(*, part_id: int, force: bool = False, run_in_worker: bool = True) -> bool:
