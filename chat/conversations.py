@@ -29,7 +29,13 @@ from chat.llm import ChatStream, GenerationError, LLMError, llm_available
 from chat.models import Conversation, Message, UsageRecord
 from chat.prompts import load_prompt
 from chat.retrieval import RetrievedChunk, retrieve_chunks
-from chat.timestamps import TIMESTAMP_PATTERN, StreamingTimestampFixer, TimestampChecker, format_timestamp
+from chat.timestamps import (
+    TIMESTAMP_PATTERN,
+    StreamingTimestampFixer,
+    TimestampChecker,
+    format_timestamp,
+    parse_timestamp,
+)
 from chatbili_site.db.connections import release_db_connection
 from videos.models import VideoPart
 from videos.tokens import count_tokens
@@ -176,23 +182,15 @@ def citations_in(text: str, chunks: Sequence[RetrievedChunk]) -> list[dict]:
     citations: list[dict] = []
     seen: set[int] = set()
     for match in TIMESTAMP_PATTERN.finditer(text):
-        label = match.group(0)
-        chunk = next(
-            (by_second[second] for second in [_label_second(match.group("start"))] if second in by_second), None
-        )
+        ms = parse_timestamp(match.group("start"))
+        chunk = by_second.get(ms // 1000) if ms is not None else None
         if chunk is None or chunk.chunk_id in seen:
             continue
         seen.add(chunk.chunk_id)
         citations.append(
-            {"chunk_id": chunk.chunk_id, "start_ms": chunk.start_ms, "end_ms": chunk.end_ms, "label": label}
+            {"chunk_id": chunk.chunk_id, "start_ms": chunk.start_ms, "end_ms": chunk.end_ms, "label": match.group(0)}
         )
     return citations
-
-
-def _label_second(label: str) -> int:
-    fields = [int(field) for field in label.split(":")]
-    hours, minutes, seconds = fields if len(fields) == 3 else (0, *fields)
-    return (hours * 60 + minutes) * 60 + seconds
 
 
 def offline_answer(chunks: Sequence[RetrievedChunk]) -> str:

@@ -18,6 +18,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from videos.exports import clock
+
 _TIME = r"(?:\d{1,2}:)?\d{1,3}:\d{2}"
 # "[12:34]", "[1:02:03]", a range "[12:34-13:00]" (its end is dropped), full-width or ASCII brackets.
 TIMESTAMP_PATTERN = re.compile(rf"[\[【]\s*(?P<start>{_TIME})(?:\s*[-–—~～至]\s*(?P<end>{_TIME}))?\s*[\]】]")
@@ -27,10 +29,7 @@ _OPEN_TIMESTAMP = re.compile(r"[\[【][\s\d:\-–—~～至]{0,20}\Z")
 
 def format_timestamp(ms: int) -> str:
     """`[mm:ss]` below an hour, `[h:mm:ss]` from an hour on (seconds are truncated)."""
-    seconds = max(0, int(ms)) // 1000
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    return f"[{hours}:{minutes:02d}:{seconds:02d}]" if hours else f"[{minutes:02d}:{seconds:02d}]"
+    return f"[{clock(int(ms))}]"
 
 
 def parse_timestamp(text: str) -> int | None:
