@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from django.contrib.auth.models import User
 from chat.tokens import api_token_create
 from chatbili_site.asgi import application
 from chatbili_site.settings import BASE_DIR
+from tests.fakes.server import database_url_of_test_db, free_port
 
 API = "/api/v1"
 
@@ -90,14 +90,11 @@ def daphne_server(**env: str) -> Iterator[str]:
     """
     from django.db import connection
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    db = connection.settings_dict
+    port = free_port()
     environment = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "chatbili_site.settings",
-        "DATABASE_URL": f"postgresql://{db['USER']}@/{db['NAME']}?host={db['HOST']}",
+        "DATABASE_URL": database_url_of_test_db(),
         "LOG_LEVEL": "ERROR",
         **env,
     }

@@ -15,6 +15,7 @@ from django.db import connection, connections
 
 from chatbili_site.settings import BASE_DIR
 from tests.fakes.bilibili import FakeBilibili
+from tests.fakes.server import database_url_of_test_db
 from videos import services
 from videos.ingest import video_submit
 from videos.models import VideoPart
@@ -40,8 +41,7 @@ def test_ten_requests_and_two_real_workers_run_one_pipeline(bilibili: FakeBilibi
         thread.join()
     assert sorted(queued) == [False] * 9 + [True]
 
-    db = connection.settings_dict
-    database_url = f"postgresql://{db['USER']}@/{db['NAME']}?host={db['HOST']}"
+    database_url = database_url_of_test_db()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "chatbili_site.settings",

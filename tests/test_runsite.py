@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,12 +19,7 @@ import psutil
 import pytest
 
 from chatbili_site.settings import BASE_DIR
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.fakes.server import free_port
 
 
 def postgres_processes(datadir: Path) -> list[psutil.Process]:

