@@ -16,37 +16,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
-import subprocess
-import sys
 import time
 
-from common import ROOT, bench_database, machine, setup_django
+from common import bench_database, database_url, free_port, machine, setup_django, start_daphne
 
 BVID = "BV1xx411c7mD"
 WARMUP = 30
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_daphne(port: int, env: dict) -> subprocess.Popen:
-    endpoint = f"tcp:port={port}:interface=127.0.0.1:backlog=1024"
-    command = [sys.executable, "-m", "daphne", "-e", endpoint, "chatbili_site.asgi:application"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"daphne exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"nothing listens on port {port}")
 
 
 def prepare() -> tuple[str, str, str]:
@@ -132,8 +107,7 @@ def main() -> None:
     from django.db import connection
 
     with bench_database("bench_api_cached"):
-        db = connection.settings_dict
-        env = {**os.environ, "DATABASE_URL": f"postgresql://{db['USER']}@/{db['NAME']}?host={db['HOST']}"}
+        env = {**os.environ, "DATABASE_URL": database_url()}
         token, cookie, marker = prepare()
         connection.close_pool()
         port = free_port()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import platform
+import socket
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,3 +53,52 @@ def bench_database(name: str = "bench_chatbili") -> Iterator[None]:
     finally:
         connection.close_pool()
         connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"a bench server exited with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit(f"nothing listens on port {port}")
+
+
+def start_fake_openai(port: int, **knobs: object) -> subprocess.Popen:
+    """The fake OpenAI-compatible server (tests/fakes/openai.py) in its own process."""
+    arguments = ", ".join(f"{name}={value!r}" for name, value in knobs.items())
+    code = (
+        "import uvicorn; from tests.fakes.openai import FakeOpenAI; "
+        f"uvicorn.run(FakeOpenAI({arguments}).app, host='127.0.0.1', port={port}, log_level='warning')"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
+    wait_for_port(port, process)
+    return process
+
+
+def start_daphne(port: int, env: dict) -> subprocess.Popen:
+    """A real daphne (listen backlog 1024, for bursts of connections) serving the site."""
+    endpoint = f"tcp:port={port}:interface=127.0.0.1:backlog=1024"
+    command = [sys.executable, "-m", "daphne", "-e", endpoint, "chatbili_site.asgi:application"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    wait_for_port(port, process)
+    return process
+
+
+def database_url() -> str:
+    """DATABASE_URL of the current (bench) database, for the processes a bench starts."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    return f"postgresql://{db['USER']}@/{db['NAME']}?host={db['HOST']}"

@@ -11,12 +11,9 @@ import argparse
 import asyncio
 import os
 import random
-import socket
-import subprocess
-import sys
 import time
 
-from common import ROOT, bench_database, machine, setup_django
+from common import bench_database, free_port, machine, setup_django, start_fake_openai
 
 PHRASES = [
     "大家好欢迎回到我的频道", "今天我们来聊一聊显卡的选购", "首先看一下这张卡的外观设计", "散热器采用了三风扇方案",
@@ -37,29 +34,6 @@ def synthetic_cues(lines: int, seconds: int = 7200) -> list:
         text = rng.choice(PHRASES) + ("。" if rng.random() < 0.3 else "")
         cues.append(Cue(start_ms=start, end_ms=start + step - 200, text=text))
     return cues
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_fake_openai(port: int, delay: float) -> subprocess.Popen:
-    code = (
-        "import uvicorn; from tests.fakes.openai import FakeOpenAI; "
-        f"uvicorn.run(FakeOpenAI(embedding_delay={delay}).app, host='127.0.0.1', port={port}, log_level='warning')"
-    )
-    process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("the fake OpenAI server did not start")
 
 
 async def run(lines: int) -> dict:
@@ -113,7 +87,7 @@ def main() -> None:
     setup_django()
     from django.conf import settings
 
-    fake = start_fake_openai(port, args.delay)
+    fake = start_fake_openai(port, embedding_delay=args.delay)
     try:
         with bench_database("bench_ingest"):
             figures = asyncio.run(run(args.lines))

@@ -14,56 +14,15 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import time
 from collections import Counter
 
-from common import ROOT, bench_database, machine, setup_django
+from common import bench_database, database_url, free_port, machine, setup_django, start_daphne, start_fake_openai
 
 REPLY_TOKEN = "好"
 # Sockets are opened this many at a time; then every client asks at the same moment.
 HANDSHAKES_AT_ONCE = 20
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"a bench server exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"nothing listens on port {port}")
-
-
-def start_fake_llm(port: int, token_delay: float, tokens: int) -> subprocess.Popen:
-    code = (
-        "import uvicorn; from tests.fakes.openai import FakeOpenAI; "
-        f"fake = FakeOpenAI(reply={REPLY_TOKEN * tokens!r}, token_delay={token_delay}); "
-        f"uvicorn.run(fake.app, host='127.0.0.1', port={port}, log_level='warning')"
-    )
-    process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
-    wait_for_port(port, process)
-    return process
-
-
-def start_daphne(port: int, env: dict) -> subprocess.Popen:
-    endpoint = f"tcp:port={port}:interface=127.0.0.1:backlog=1024"
-    command = [sys.executable, "-m", "daphne", "-e", endpoint, "chatbili_site.asgi:application"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-    wait_for_port(port, process)
-    return process
 
 
 def prepare(clients: int) -> list[str]:
@@ -154,11 +113,10 @@ def main() -> None:
     setup_django()
     from django.db import connection
 
-    llm = start_fake_llm(llm_port, args.token_delay, args.tokens)
+    llm = start_fake_openai(llm_port, reply=REPLY_TOKEN * args.tokens, token_delay=args.token_delay)
     try:
         with bench_database("bench_ws_chat"):
-            db = connection.settings_dict
-            env = {**os.environ, "DATABASE_URL": f"postgresql://{db['USER']}@/{db['NAME']}?host={db['HOST']}"}
+            env = {**os.environ, "DATABASE_URL": database_url()}
             cookies = prepare(max(counts))
             connection.close_pool()
             daphne = start_daphne(web_port, env)
