@@ -165,7 +165,7 @@ class ChatStream:
             await self._record(status, error_message)
 
     async def _stream_with_retries(self) -> AsyncIterator[str]:
-        attempts = max(1, getattr(settings, "LLM_RETRY_ATTEMPTS", 3))
+        attempts = max(1, settings.LLM_RETRY_ATTEMPTS)
         while True:
             self._attempts += 1
             try:
@@ -284,7 +284,7 @@ def user_id_of(user: Any) -> int | None:
 
 def _retry_delay(attempt: int, error: LLMError) -> float:
     """Exponential backoff from LLM_RETRY_BASE_DELAY_SECONDS, or the server's Retry-After."""
-    delay = getattr(settings, "LLM_RETRY_BASE_DELAY_SECONDS", 1.0) * 2 ** (attempt - 1)
+    delay = settings.LLM_RETRY_BASE_DELAY_SECONDS * 2 ** (attempt - 1)
     if error.retry_after is not None:
         delay = error.retry_after
     return min(delay, MAX_RETRY_DELAY_SECONDS)

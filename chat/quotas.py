@@ -32,8 +32,6 @@ from chat.models import Summary, UsageRecord, UserQuota
 from chat.summaries import LANGUAGES, summary_key
 from videos.models import VideoPart
 
-DEFAULT_DAILY_TOKENS = 200_000
-DEFAULT_REQUESTS_PER_MINUTE = 10
 REQUEST_WINDOW = timedelta(minutes=1)
 REQUEST_PURPOSES = (
     UsageRecord.Purpose.SUMMARY,
@@ -71,8 +69,8 @@ class QuotaLimits:
 
 def quota_limits(user: Any) -> QuotaLimits:
     """The user's limits: their UserQuota overrides, else the settings."""
-    daily = getattr(settings, "QUOTA_DAILY_TOKENS", DEFAULT_DAILY_TOKENS)
-    per_minute = getattr(settings, "QUOTA_REQUESTS_PER_MINUTE", DEFAULT_REQUESTS_PER_MINUTE)
+    daily = settings.QUOTA_DAILY_TOKENS
+    per_minute = settings.QUOTA_REQUESTS_PER_MINUTE
     override = UserQuota.objects.filter(user_id=user.pk).first()
     if override is not None:
         daily = override.daily_token_budget if override.daily_token_budget is not None else daily

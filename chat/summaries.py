@@ -84,10 +84,6 @@ HEADINGS = {
 _RUNNING_TASKS: set[asyncio.Task] = set()
 
 
-def _setting(name: str, default: Any) -> Any:
-    return getattr(settings, name, default)
-
-
 @dataclass(frozen=True)
 class SummaryKey:
     part_id: int
@@ -113,7 +109,7 @@ def summary_key(*, part_id: int, language: str) -> SummaryKey:
 
 
 def _stale_after() -> timedelta:
-    return timedelta(seconds=float(_setting("SUMMARY_STALE_SECONDS", 60.0)))
+    return timedelta(seconds=float(settings.SUMMARY_STALE_SECONDS))
 
 
 def _is_stale(summary: Summary) -> bool:
@@ -265,7 +261,7 @@ class _Follower:
             yield event
             if event["type"] in ("done", "error"):
                 return
-        poll = min(1.0, float(_setting("SUMMARY_STALE_SECONDS", 60.0)) / 3)
+        poll = min(1.0, float(settings.SUMMARY_STALE_SECONDS) / 3)
         while True:
             try:
                 message = await asyncio.wait_for(self.layer.receive(self.channel), timeout=poll)
@@ -489,7 +485,7 @@ class _Generation:
             "points_heading": points_heading,
             "highlights": highlights_prompt_text(highlights),
         }
-        if transcript.tokens <= int(_setting("SUMMARY_SINGLE_PASS_TOKENS", 12000)):
+        if transcript.tokens <= int(settings.SUMMARY_SINGLE_PASS_TOKENS):
             self.mode = "single"
             messages = load_prompt("summary", SUMMARY_PROMPT_VERSION).messages(
                 transcript=passages_text(transcript.passages), **values
@@ -521,8 +517,8 @@ class _Generation:
 
     async def _map(self, transcript: PartTranscript, language: str, checker: TimestampChecker) -> list[Note]:
         """Notes on every section (concurrently, bounded), collapsed until they fit one pass."""
-        budget = int(_setting("SUMMARY_SINGLE_PASS_TOKENS", 12000))
-        section_tokens = int(_setting("SUMMARY_SECTION_TOKENS", max(1, budget // 2)))
+        budget = int(settings.SUMMARY_SINGLE_PASS_TOKENS)
+        section_tokens = int(settings.SUMMARY_SECTION_TOKENS)
         sections = [
             Note(group[0].start_ms, group[-1].end_ms, passages_text(group))
             for group in budget_sections(transcript.passages, section_tokens)
@@ -537,7 +533,7 @@ class _Generation:
         return notes
 
     async def _notes(self, sections: list[Note], title: str, language: str, checker: TimestampChecker) -> list[Note]:
-        semaphore = asyncio.Semaphore(int(_setting("SUMMARY_MAP_CONCURRENCY", 4)))
+        semaphore = asyncio.Semaphore(int(settings.SUMMARY_MAP_CONCURRENCY))
         done = 0
         await self._publish({"type": "progress", "stage": "map", "done": 0, "total": len(sections)})
 
@@ -573,7 +569,7 @@ class _Generation:
         offset = len(self.text)
         self.text += text
         await self._publish({"type": "token", "text": text, "offset": offset})
-        if time.monotonic() - self._saved_at >= float(_setting("SUMMARY_SAVE_INTERVAL_SECONDS", 0.3)):
+        if time.monotonic() - self._saved_at >= float(settings.SUMMARY_SAVE_INTERVAL_SECONDS):
             await self._save(content=self.text)
 
     async def _publish(self, event: dict) -> None:
@@ -593,7 +589,7 @@ class _Generation:
             raise _Superseded
 
     async def _heartbeat(self) -> None:
-        interval = max(0.05, min(10.0, float(_setting("SUMMARY_STALE_SECONDS", 60.0)) / 4))
+        interval = max(0.05, min(10.0, float(settings.SUMMARY_STALE_SECONDS) / 4))
         while True:
             await asyncio.sleep(interval)
             try:

@@ -35,7 +35,6 @@ from videos.history import video_request_record, video_requests_for_user
 from videos.models import VideoPart
 from videos.services import part_ingest_enqueue
 
-PLAYER_BASE = "https://player.bilibili.com/player.html"
 # The tones of chat.comments.TONES, as the page shows them.
 TONE_LABELS = {
     "认真": gettext_lazy("认真"),
@@ -75,7 +74,7 @@ def complete_summary(part: VideoPart, language: str) -> Summary | None:
 
 
 def player_url(part: VideoPart) -> str:
-    base = getattr(settings, "BILIBILI_PLAYER_BASE", PLAYER_BASE)
+    base = settings.BILIBILI_PLAYER_BASE
     query = {"bvid": part.video.bvid, "p": part.page, "t": 0, "autoplay": 0, "danmaku": 0}
     return f"{base}?{urlencode(query)}"
 

@@ -38,7 +38,7 @@ async def transcribe_audio(audio: bytes, *, filename: str = "audio.m4a") -> Tran
     """Transcribe audio bytes with the configured ASR backend. Raises VideoError(code="asr_failed")."""
     if not audio:
         raise _asr_error("没有可识别的音频（文件为空）", "There is no audio to transcribe (the file is empty)")
-    backend = getattr(settings, "ASR_BACKEND", "bcut")
+    backend = settings.ASR_BACKEND
     if backend == "bcut":
         return await _transcribe_with_bcut(audio, filename)
     if backend == "openai":
@@ -63,7 +63,7 @@ def _upload_name(filename: str) -> tuple[str, str]:
 
 
 def _request_timeout() -> float:
-    return float(getattr(settings, "ASR_TIMEOUT_SECONDS", 300.0))
+    return float(settings.ASR_TIMEOUT_SECONDS)
 
 
 def _retry_delay(attempt: int, response: httpx.Response | None) -> float:
@@ -72,12 +72,12 @@ def _retry_delay(attempt: int, response: httpx.Response | None) -> float:
     try:
         return min(max(float(retry_after), 0.0), MAX_RETRY_AFTER_SECONDS)
     except ValueError:
-        return float(getattr(settings, "ASR_RETRY_BASE_DELAY_SECONDS", 1.0)) * 2**attempt
+        return float(settings.ASR_RETRY_BASE_DELAY_SECONDS) * 2**attempt
 
 
 async def _send(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response:
     """One request, retried on connection errors, 429 and 5xx. The last retryable response is returned."""
-    attempts = max(1, int(getattr(settings, "ASR_RETRY_ATTEMPTS", 4)))
+    attempts = max(1, int(settings.ASR_RETRY_ATTEMPTS))
     for attempt in range(attempts):
         response: httpx.Response | None = None
         try:
@@ -182,7 +182,7 @@ class _EncodingRejected(VideoError):
 
 
 async def _transcribe_with_bcut(audio: bytes, filename: str) -> Transcript:
-    deadline = float(getattr(settings, "BCUT_DEADLINE_SECONDS", 600.0))
+    deadline = float(settings.BCUT_DEADLINE_SECONDS)
     try:
         async with asyncio.timeout(deadline), outbound_client(timeout=_request_timeout()) as client:
             client.headers["Cache-Control"] = "no-cache"  # with a browser UA, avoids 412 (docs §9)
@@ -200,7 +200,7 @@ class _BcutSession:
 
     def __init__(self, client: httpx.AsyncClient) -> None:
         self.client = client
-        self.base = str(getattr(settings, "BCUT_API_BASE", "")).rstrip("/")
+        self.base = str(settings.BCUT_API_BASE).rstrip("/")
         self.encodings = [JSON_ENCODING, FORM_ENCODING]
 
     async def run(self, audio: bytes, filename: str) -> str | dict[str, Any]:
@@ -254,7 +254,7 @@ class _BcutSession:
 
     async def poll(self, task_id: str) -> str | dict[str, Any]:
         """Poll until done (4) or failed (3); the caller's deadline stops a task that never ends."""
-        interval = max(0.0, float(getattr(settings, "BCUT_POLL_INTERVAL_SECONDS", 2.0)))
+        interval = max(0.0, float(settings.BCUT_POLL_INTERVAL_SECONDS))
         params = {"model_id": BCUT_RESULT_MODEL_ID, "task_id": task_id}
         while True:
             response = await _send(self.client, "GET", f"{self.base}/task/result", params=params)
@@ -358,10 +358,10 @@ OPENAI = "OpenAI-compatible ASR"
 
 async def _transcribe_with_openai(audio: bytes, filename: str) -> Transcript:
     name, audio_type = _upload_name(filename)
-    url = f"{str(getattr(settings, 'ASR_BASE_URL', '')).rstrip('/')}/audio/transcriptions"
-    api_key = getattr(settings, "ASR_API_KEY", "")
+    url = f"{str(settings.ASR_BASE_URL).rstrip('/')}/audio/transcriptions"
+    api_key = settings.ASR_API_KEY
     fields = {
-        "model": getattr(settings, "ASR_MODEL", "whisper-1"),
+        "model": settings.ASR_MODEL,
         "response_format": "verbose_json",
         "timestamp_granularities[]": "segment",
     }

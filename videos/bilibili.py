@@ -420,10 +420,10 @@ class BilibiliClient:
         self.api_base = settings.BILIBILI_API_BASE.rstrip("/")
         self.comment_base = settings.BILIBILI_COMMENT_BASE.rstrip("/")
         self.shortlink_base = settings.BILIBILI_SHORTLINK_BASE.rstrip("/")
-        self.sessdata = getattr(settings, "BILIBILI_SESSDATA", "") or ""
-        self.retry_attempts = max(1, int(getattr(settings, "BILIBILI_RETRY_ATTEMPTS", 4)))
-        self.retry_base_delay = max(0.0, float(getattr(settings, "BILIBILI_RETRY_BASE_DELAY_SECONDS", 1.0)))
-        self.timeout = timeout if timeout is not None else float(getattr(settings, "BILIBILI_TIMEOUT_SECONDS", 20.0))
+        self.sessdata = settings.BILIBILI_SESSDATA or ""
+        self.retry_attempts = max(1, int(settings.BILIBILI_RETRY_ATTEMPTS))
+        self.retry_base_delay = max(0.0, float(settings.BILIBILI_RETRY_BASE_DELAY_SECONDS))
+        self.timeout = timeout if timeout is not None else float(settings.BILIBILI_TIMEOUT_SECONDS)
         self._http: httpx.AsyncClient | None = None
         self._wbi_keys: tuple[str, str] | None = None
         self._wbi_keys_fetched_at = 0.0

@@ -226,7 +226,7 @@ def _is_retryable(status_code: int) -> bool:
 
 def _retry_delay(attempt: int, error: Exception) -> float:
     """Exponential backoff from EMBEDDING_RETRY_BASE_DELAY_SECONDS, or the server's Retry-After."""
-    base = getattr(settings, "EMBEDDING_RETRY_BASE_DELAY_SECONDS", 1.0)
+    base = settings.EMBEDDING_RETRY_BASE_DELAY_SECONDS
     delay = base * 2 ** (attempt - 1)
     if isinstance(error, openai.APIStatusError):
         retry_after = retry_after_seconds(error.response.headers)
