@@ -40,11 +40,11 @@ async def run(lines: int) -> dict:
     from asgiref.sync import sync_to_async
     from django.db import connections
 
+    from core.tokens import count_tokens
     from videos import services
     from videos.chunking import chunks_for_transcript
     from videos.embeddings import embed_texts, embedding_space
     from videos.models import Video, VideoPart
-    from videos.tokens import count_tokens
     from videos.types import Transcript
 
     video = await Video.objects.acreate(bvid="BV1bench0000", aid=1, title="bench")

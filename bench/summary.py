@@ -35,11 +35,11 @@ from django.db import connection  # noqa: E402
 from chat.llm import estimate_prompt_tokens  # noqa: E402
 from chat.models import Summary, UsageRecord  # noqa: E402
 from chat.summaries import summary_stream  # noqa: E402
+from core.tokens import count_tokens  # noqa: E402
 from tests.fakes.openai import FakeOpenAI, fake_tokens  # noqa: E402
 from tests.fakes.server import LocalServer  # noqa: E402
 from videos.chunking import chunks_for_transcript  # noqa: E402
 from videos.models import Chunk, Video, VideoPart  # noqa: E402
-from videos.tokens import count_tokens  # noqa: E402
 from videos.types import Cue, Transcript  # noqa: E402
 
 MAP_REPLY = "- [00:00] " + "这一段讲了量子计算的一个要点，包括它的原理、例子和结论。" * 2

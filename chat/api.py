@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from channels.db import aclose_old_connections
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Count, QuerySet
 from django.http import Http404, HttpRequest, StreamingHttpResponse
@@ -22,15 +23,14 @@ from ninja import Field, Path, Query, Router, Schema, Status
 from ninja.pagination import PageNumberPagination, paginate
 from pydantic import ConfigDict
 
+from chat.api_tokens import api_token_create, api_token_revoke, api_tokens_for_user
 from chat.comments import comment_drafts_stream
 from chat.conversations import answer_stream
 from chat.llm import GenerationError
 from chat.models import ApiToken, Conversation, Message, Summary
 from chat.quotas import aquota_check, aquota_check_for_summary, usage_summary
 from chat.summaries import summary_get_or_generate, summary_stream
-from chat.tokens import api_token_create, api_token_revoke, api_tokens_for_user
-from chatbili_site.api_common import ApiError, error_responses
-from chatbili_site.db.connections import release_db_connection
+from core.api import ApiError, error_responses
 from videos.api import Bvid, Page, PartOut, apart_get_or_404, part_out, part_require_ready
 
 logger = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ async def sse_frames(first: dict, events: AsyncIterator[dict]) -> AsyncIterator[
         yield sse_frame({"type": "error", "code": "internal_error", "message": "内部错误 / Internal error"})
     finally:
         await events.aclose()
-        await release_db_connection()
+        await aclose_old_connections()
 
 
 async def sse_response(events: AsyncIterator[dict]) -> StreamingHttpResponse:

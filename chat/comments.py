@@ -22,12 +22,12 @@ from typing import Any
 from asgiref.sync import sync_to_async
 
 from chat.highlights import Highlight, highlights_prompt_text
-from chat.llm import ChatStream, GenerationError, LLMError, chat_model, llm_available, user_id_of
+from chat.llm import OFFLINE_MODEL, ChatStream, GenerationError, LLMError, chat_model, llm_available, user_id_of
 from chat.models import CommentDraftSet, Summary, UsageRecord
-from chat.offline import OFFLINE_MODEL, offline_comment_drafts
+from chat.offline import offline_comment_drafts
 from chat.prompts import load_prompt
-from chat.selectors import part_transcript
-from chat.summaries import LANGUAGE_INSTRUCTIONS, summary_key, summary_stream
+from chat.selectors import asummary_current, part_transcript
+from chat.summaries import LANGUAGE_INSTRUCTIONS, summary_stream
 from chat.timestamps import StreamingTimestampFixer, TimestampChecker
 from videos.models import VideoPart
 
@@ -70,14 +70,14 @@ async def comment_drafts_stream(
     part_id = part if isinstance(part, int) else part.pk
     offline = not llm_available()
     yield {"type": "start", "tone": tone, "offline": offline, "model": OFFLINE_MODEL if offline else chat_model()}
-    summary = await _complete_summary(part_id, language)
+    summary = await asummary_current(part_id=part_id, language=language)
     if summary is None:
         yield {"type": "progress", "stage": "summary"}
         async for event in summary_stream(part_id, language, user):
             if event["type"] == "error":
                 yield {**event, "message": f"摘要生成失败，无法起草评论：{event['message']}"}
                 return
-        summary = await _complete_summary(part_id, language)
+        summary = await asummary_current(part_id=part_id, language=language)
         assert summary is not None
     highlights = [Highlight.from_dict(item) for item in summary.highlights]
     if offline:
@@ -87,17 +87,6 @@ async def comment_drafts_stream(
         return
     async for event in _llm_drafts(part_id, tone, user, language, summary, highlights):
         yield event
-
-
-async def _complete_summary(part_id: int, language: str) -> Summary | None:
-    key = summary_key(part_id=part_id, language=language)
-    return await Summary.objects.filter(
-        part_id=part_id,
-        language=language,
-        prompt_version=key.prompt_version,
-        model=key.model,
-        status=Summary.Status.COMPLETE,
-    ).afirst()
 
 
 async def _offline_drafts(part_id: int, tone: str, summary: Summary, highlights: list[Highlight]) -> list[str]:

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext
+from channels.db import aclose_old_connections
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from chat.comments import comment_drafts_stream
@@ -25,7 +26,6 @@ from chat.conversations import answer_stream
 from chat.llm import GenerationError
 from chat.quotas import QuotaExceeded, aquota_check, aquota_check_for_summary
 from chat.summaries import summary_stream
-from chatbili_site.db.connections import release_db_connection
 from videos.models import VideoPart
 from videos.progress import video_group_name
 
@@ -45,7 +45,7 @@ class VideoPartConsumer(AsyncJsonWebsocketConsumer):
             try:
                 await super().__call__(scope, receive, send)
             finally:
-                await release_db_connection()
+                await aclose_old_connections()
 
     async def connect(self) -> None:
         self.tasks: dict[str, asyncio.Task] = {}
@@ -66,7 +66,7 @@ class VideoPartConsumer(AsyncJsonWebsocketConsumer):
         self.group = video_group_name(part.video.bvid)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        await release_db_connection()
+        await aclose_old_connections()
         await self.send_json({"type": "progress", **part.progress_dict()})
         if part.is_in_progress:
             self.tasks["progress"] = asyncio.create_task(self.watch_progress())
@@ -115,7 +115,7 @@ class VideoPartConsumer(AsyncJsonWebsocketConsumer):
             else:
                 await aquota_check(user)
         except QuotaExceeded as exc:
-            await release_db_connection()
+            await aclose_old_connections()
             frame = {"type": "error", "code": exc.code, "message": exc.message, "stream": stream}
             await self.send_json({**frame, "limit": exc.limit, "retry_after": exc.retry_after_seconds})
             return True
@@ -161,7 +161,7 @@ class VideoPartConsumer(AsyncJsonWebsocketConsumer):
             logger.exception("the %s stream failed", stream)
             await self.send_error("internal_error", "内部错误，请重试 / Internal error, please retry", stream=stream)
         finally:
-            await release_db_connection()
+            await aclose_old_connections()
 
     async def send_error(self, code: str, message: str, *, stream: str | None) -> None:
         await self.send_json({"type": "error", "code": code, "message": message, "stream": stream})
@@ -176,7 +176,7 @@ class VideoPartConsumer(AsyncJsonWebsocketConsumer):
         while True:
             await asyncio.sleep(PROGRESS_POLL_SECONDS)
             part = await VideoPart.objects.select_related("video").aget(pk=self.part.pk)
-            await release_db_connection()
+            await aclose_old_connections()
             await self.send_progress(part.progress_dict())
             if not part.is_in_progress:
                 return

@@ -21,6 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from channels.db import aclose_old_connections
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -36,9 +37,8 @@ from chat.timestamps import (
     format_timestamp,
     parse_timestamp,
 )
-from chatbili_site.db.connections import release_db_connection
+from core.tokens import count_tokens
 from videos.models import VideoPart
-from videos.tokens import count_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -253,7 +253,7 @@ class _Answer:
         )
         fixer = StreamingTimestampFixer(TimestampChecker.from_spans([(c.start_ms, c.end_ms) for c in chunks]))
         self.stream = ChatStream(messages, purpose=UsageRecord.Purpose.CHAT, user=self.user)
-        await release_db_connection()
+        await aclose_old_connections()
         async for delta in self.stream:
             if safe := fixer.feed(delta):
                 self.text += safe

@@ -5,7 +5,7 @@
         ...                      # text deltas, as they arrive
     stream.text, stream.usage    # the whole reply and what it cost
 
-The client comes from `videos.http.openai_client()` (base URL, key, timeout, OUTBOUND_PROXY
+The client comes from `core.http.openai_client()` (base URL, key, timeout, OUTBOUND_PROXY
 through the SDK's own `http_client`), one per call; a caller that makes several calls in a row
 (a map-reduce summary) may pass one it opened itself as `client=` and close it after.
 429, 408/409, 5xx, timeouts and connection errors are retried LLM_RETRY_ATTEMPTS times, but
@@ -31,8 +31,8 @@ import openai
 from django.conf import settings
 
 from chat.models import UsageRecord
-from videos.http import openai_client, retry_after_seconds
-from videos.tokens import count_tokens
+from core.http import openai_client, retry_after_seconds
+from core.tokens import count_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,11 @@ TOKENS_PER_MESSAGE = 4
 TOKENS_PER_REPLY = 3
 
 Message = dict[str, str]
+
+
+# What offline mode (no API key) labels its extractive output with.
+OFFLINE_MODEL = "offline-extractive"
+OFFLINE_VERSION = "offline-v1"
 
 
 def llm_available() -> bool:

@@ -22,8 +22,6 @@ from chat.selectors import Passage
 from chat.timestamps import format_timestamp
 from videos.search_text import search_terms
 
-OFFLINE_MODEL = "offline-extractive"
-OFFLINE_VERSION = "offline-v1"
 POINT_EMOJI = ["📌", "💡", "🔍", "🎯", "📝", "⭐", "🧩", "🚀", "📊", "🔑"]
 MIN_POINTS, MAX_POINTS = 5, 10
 POINT_MAX_CHARS = 70

@@ -29,8 +29,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from chat.models import Summary, UsageRecord, UserQuota
-from chat.summaries import LANGUAGES, summary_key
-from videos.models import VideoPart
+from chat.selectors import summary_current
 
 REQUEST_WINDOW = timedelta(minutes=1)
 REQUEST_PURPOSES = (
@@ -131,27 +130,9 @@ def quota_check(user: Any) -> None:
 aquota_check = sync_to_async(quota_check)
 
 
-def summary_cached(*, part_id: int, language: str) -> Summary | None:
-    """The part's summary in this language if it is made and current (serving it is free)."""
-    if language not in LANGUAGES:
-        return None
-    key = summary_key(part_id=part_id, language=language)
-    summary = Summary.objects.filter(
-        part_id=part_id,
-        language=language,
-        prompt_version=key.prompt_version,
-        model=key.model,
-        status=Summary.Status.COMPLETE,
-    ).first()
-    if summary is None:
-        return None
-    ingested_at = VideoPart.objects.filter(pk=part_id).values_list("ingested_at", flat=True).first()
-    return None if ingested_at and summary.completed_at and summary.completed_at < ingested_at else summary
-
-
 def quota_check_for_summary(user: Any, *, part_id: int, language: str, regenerate: bool = False) -> Summary | None:
     """The cached summary, free to serve; else (or to regenerate) `quota_check` and None."""
-    cached = None if regenerate else summary_cached(part_id=part_id, language=language)
+    cached = None if regenerate else summary_current(part_id=part_id, language=language)
     if cached is None:
         quota_check(user)
     return cached

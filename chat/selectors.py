@@ -13,8 +13,12 @@ import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from asgiref.sync import sync_to_async
+
+from chat.models import Summary
+from chat.summary_keys import LANGUAGES, summary_key
+from core.tokens import count_tokens
 from videos.models import Chunk, VideoPart
-from videos.tokens import count_tokens
 
 # An overlap shorter than this many characters is taken for a coincidence, not a repeated tail.
 MIN_OVERLAP_CHARS = 4
@@ -109,3 +113,26 @@ def join_texts(texts: Sequence[str]) -> str:
 
 def _is_wide(char: str) -> bool:
     return ord(char) >= 0x2E80
+
+
+def summary_current(*, part_id: int, language: str) -> Summary | None:
+    """The part's current summary in a language: complete, made with today's key (prompt version
+    and model, or offline), and not older than the part's last ingestion. The one lookup pages,
+    the API, the websocket, comment drafts and quotas all use."""
+    if language not in LANGUAGES:
+        return None
+    key = summary_key(part_id=part_id, language=language)
+    summary = Summary.objects.filter(
+        part_id=part_id,
+        language=language,
+        prompt_version=key.prompt_version,
+        model=key.model,
+        status=Summary.Status.COMPLETE,
+    ).first()
+    if summary is None:
+        return None
+    ingested_at = VideoPart.objects.filter(pk=part_id).values_list("ingested_at", flat=True).first()
+    return None if ingested_at and summary.completed_at and summary.completed_at < ingested_at else summary
+
+
+asummary_current = sync_to_async(summary_current)

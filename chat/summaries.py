@@ -52,23 +52,20 @@ from chat.llm import (
     LLMError,
     LLMUsage,
     chat_complete,
-    chat_model,
-    llm_available,
     user_id_of,
 )
 from chat.models import Summary, UsageRecord
-from chat.offline import OFFLINE_MODEL, OFFLINE_VERSION, extractive_markdown, extractive_summary
+from chat.offline import extractive_markdown, extractive_summary
 from chat.prompts import load_prompt
 from chat.selectors import PartTranscript, Passage, part_transcript
+from chat.summary_keys import SUMMARY_PROMPT_VERSION, SummaryKey, summary_key
 from chat.timestamps import StreamingTimestampFixer, TimestampChecker, format_timestamp, timestamped_lines
-from videos.http import openai_client
+from core.http import openai_client
+from core.tokens import count_tokens
 from videos.models import VideoPart
-from videos.tokens import count_tokens
 
 logger = logging.getLogger(__name__)
 
-SUMMARY_PROMPT_VERSION = "v1"
-LANGUAGES = ("zh", "en", "auto")
 LANGUAGE_INSTRUCTIONS = {
     "zh": "用简体中文输出。",
     "en": "Write the summary in English (keep the section headings exactly as given).",
@@ -82,27 +79,6 @@ HEADINGS = {
 }
 # Generation tasks are kept here so they are not garbage-collected while they run.
 _RUNNING_TASKS: set[asyncio.Task] = set()
-
-
-@dataclass(frozen=True)
-class SummaryKey:
-    part_id: int
-    language: str
-    prompt_version: str
-    model: str
-
-    @property
-    def offline(self) -> bool:
-        return self.model == OFFLINE_MODEL
-
-
-def summary_key(*, part_id: int, language: str) -> SummaryKey:
-    """The cache key a request gets now: the configured chat model, or the offline extractor."""
-    if language not in LANGUAGES:
-        raise GenerationError("bad_language", f"不支持的语言：{language}", f"Unknown language {language!r}")
-    if llm_available():
-        return SummaryKey(part_id, language, SUMMARY_PROMPT_VERSION, chat_model())
-    return SummaryKey(part_id, language, OFFLINE_VERSION, OFFLINE_MODEL)
 
 
 # --- Claiming the row -----------------------------------------------------------------------------

@@ -21,15 +21,15 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from chat.api_tokens import api_token_create, api_token_revoke, api_tokens_for_user
 from chat.comments import TONES
 from chat.conversations import ChatError, conversation_get_for_user
-from chat.llm import GenerationError, llm_available
+from chat.llm import llm_available
 from chat.models import Conversation, Message, Summary
 from chat.quotas import usage_summary
 from chat.rendering import markdown_html, part_notes_markdown
-from chat.summaries import summary_key
+from chat.selectors import summary_current
 from chat.timestamps import format_timestamp
-from chat.tokens import api_token_create, api_token_revoke, api_tokens_for_user
 from videos.exports import export_filename
 from videos.history import video_request_record, video_requests_for_user
 from videos.models import VideoPart
@@ -60,17 +60,6 @@ def part_or_404(bvid: str, page: int) -> VideoPart:
 def summary_language() -> str:
     """The summary language that matches the page: English pages get English summaries."""
     return "en" if (get_language() or "").startswith("en") else "zh"
-
-
-def complete_summary(part: VideoPart, language: str) -> Summary | None:
-    """The finished summary the websocket would serve now (same cache key), if there is one."""
-    try:
-        key = summary_key(part_id=part.pk, language=language)
-    except GenerationError:
-        return None
-    return Summary.objects.filter(
-        part=part, language=language, prompt_version=key.prompt_version, model=key.model, status=Summary.Status.COMPLETE
-    ).first()
 
 
 def player_url(part: VideoPart) -> str:
@@ -133,7 +122,7 @@ def video_page(request: HttpRequest, bvid: str, page: int) -> HttpResponse:
         part_ingest_enqueue(part_id=part.pk)  # a part never asked for before (the others of a multi-part video)
         part.refresh_from_db()
     video_request_record(user=request.user, part=part)
-    summary = complete_summary(part, summary_language()) if part.is_ready else None
+    summary = summary_current(part_id=part.pk, language=summary_language()) if part.is_ready else None
     conversation = opened_conversation(request, part)
     context = {
         "part": part,
@@ -177,7 +166,7 @@ def notes_export(request: HttpRequest, bvid: str, page: int) -> HttpResponse:
     if not part.is_ready:
         raise Http404("the part is not ready")
     language = request.GET.get("language") or summary_language()
-    summary = complete_summary(part, language)
+    summary = summary_current(part_id=part.pk, language=language)
     headings = (_("总结"), _("字幕"), _("（还没有生成总结）"))
     body = part_notes_markdown(part, summary.content if summary else None, headings=headings)
     response = HttpResponse(body, content_type="text/markdown; charset=utf-8")

@@ -20,10 +20,10 @@ from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
 from chat.api import router as chat_router
+from chat.api_tokens import api_token_authenticate
 from chat.llm import GenerationError
 from chat.quotas import QuotaExceeded
-from chat.tokens import api_token_authenticate
-from chatbili_site.api_common import ApiError, ErrorOut
+from core.api import ApiError, ErrorOut
 from videos.api import router as videos_router
 from videos.errors import VideoError
 

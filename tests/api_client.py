@@ -14,7 +14,7 @@ import httpx
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 
-from chat.tokens import api_token_create
+from chat.api_tokens import api_token_create
 from chatbili_site.asgi import application
 from chatbili_site.settings import BASE_DIR
 from tests.fakes.server import database_url_of_test_db, free_port

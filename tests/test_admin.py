@@ -9,9 +9,9 @@ from django.test import Client
 from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
+from chat.api_tokens import api_token_authenticate, api_token_create
 from chat.models import ApiToken, CommentDraftSet, Conversation, Message, Summary, UsageRecord, UserQuota
 from chat.quotas import quota_limits
-from chat.tokens import api_token_authenticate, api_token_create
 from tests.factories import ready_part
 from videos.models import Chunk, Video, VideoPart
 

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
+from chat.api_tokens import api_token_create
 from chat.models import Conversation, Message
-from chat.tokens import api_token_create
 from tests.api_client import daphne_server, user_with_token
 from tests.factories import ready_part
 from tests.fakes.bilibili import FakeBilibili

@@ -28,7 +28,6 @@ def content_of(chunks: list[Any]) -> list[str]:
     return [chunk.choices[0].delta.content for chunk in chunks if chunk.choices and chunk.choices[0].delta.content]
 
 
-@pytest.mark.asyncio
 async def test_streaming_reply_is_parsed_by_the_real_client_with_usage(fake_server: Any) -> None:
     fake = FakeOpenAI(reply="量子比特 can be 0 and 1。")
     server = fake_server(fake.app)
@@ -48,7 +47,6 @@ async def test_streaming_reply_is_parsed_by_the_real_client_with_usage(fake_serv
     assert request.body["messages"] == MESSAGES
 
 
-@pytest.mark.asyncio
 async def test_stream_without_include_usage_has_no_usage_chunk(fake_server: Any) -> None:
     server = fake_server(FakeOpenAI(reply="好的").app)
     async with client_for(server) as client:
@@ -83,7 +81,6 @@ def test_stream_wire_format_is_exact(fake_server: Any) -> None:
     assert payloads[-1]["usage"]["completion_tokens"] == 2
 
 
-@pytest.mark.asyncio
 async def test_tokens_arrive_one_by_one_with_the_configured_delay(fake_server: Any) -> None:
     server = fake_server(FakeOpenAI(reply="一二三四五", token_delay=0.05).app)
     arrivals: list[float] = []
@@ -96,7 +93,6 @@ async def test_tokens_arrive_one_by_one_with_the_configured_delay(fake_server: A
     assert arrivals[-1] - arrivals[0] >= 0.15  # streamed as produced, not buffered to the end
 
 
-@pytest.mark.asyncio
 async def test_reply_callable_sees_the_request_and_non_streaming_reply(fake_server: Any) -> None:
     fake = FakeOpenAI(reply=lambda body: f"你问的是：{body['messages'][-1]['content']}")
     server = fake_server(fake.app)
@@ -108,7 +104,6 @@ async def test_reply_callable_sees_the_request_and_non_streaming_reply(fake_serv
     assert fake.requests[0].body["temperature"] == 0.2
 
 
-@pytest.mark.asyncio
 async def test_max_tokens_cuts_the_reply_with_finish_reason_length(fake_server: Any) -> None:
     server = fake_server(FakeOpenAI(reply="一二三四五").app)
     async with client_for(server) as client:
@@ -117,7 +112,6 @@ async def test_max_tokens_cuts_the_reply_with_finish_reason_length(fake_server: 
     assert completion.choices[0].finish_reason == "length"
 
 
-@pytest.mark.asyncio
 async def test_scripted_429s_then_success(fake_server: Any) -> None:
     fake = FakeOpenAI(reply="ok", failures=[429, 429])
     server = fake_server(fake.app)
@@ -130,7 +124,6 @@ async def test_scripted_429s_then_success(fake_server: Any) -> None:
     assert [request.status for request in fake.requests] == [429, 429, 200]
 
 
-@pytest.mark.asyncio
 async def test_always_500_and_wrong_key(fake_server: Any) -> None:
     fake = FakeOpenAI(always_fail=500)
     server = fake_server(fake.app)
@@ -145,7 +138,6 @@ async def test_always_500_and_wrong_key(fake_server: Any) -> None:
             await client.chat.completions.create(model="m", messages=MESSAGES)
 
 
-@pytest.mark.asyncio
 async def test_disconnect_mid_stream_after_k_tokens(fake_server: Any) -> None:
     fake = FakeOpenAI(reply="一二三四五六七八", disconnect_after_tokens=3)
     server = fake_server(fake.app)
@@ -159,7 +151,6 @@ async def test_disconnect_mid_stream_after_k_tokens(fake_server: Any) -> None:
     assert received == ["一", "二", "三"]
 
 
-@pytest.mark.asyncio
 async def test_embeddings_honour_dimensions_and_both_encodings(fake_server: Any) -> None:
     fake = FakeOpenAI(embedding_dimensions=12)
     server = fake_server(fake.app)
@@ -174,7 +165,6 @@ async def test_embeddings_honour_dimensions_and_both_encodings(fake_server: Any)
     assert fake.embedded_inputs == ["量子", "比特", "量子"]
 
 
-@pytest.mark.asyncio
 async def test_embedding_knobs_reject_dimensions_reverse_and_drop(fake_server: Any) -> None:
     fake = FakeOpenAI(embedding_dimensions=4, reject_dimensions=True, reverse_embeddings=True)
     server = fake_server(fake.app)

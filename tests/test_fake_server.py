@@ -37,7 +37,6 @@ def test_outside_hosts_default_to_a_closed_local_port() -> None:
     assert settings.OPENAI_API_KEY == ""
 
 
-@pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_async_orm_writes_are_isolated_and_cleaned_up() -> None:
     await User.objects.acreate(username="async-user")

@@ -28,7 +28,7 @@ from videos.ingest import part_ingest, video_submit
 from videos.models import Chunk, Video, VideoPart
 from videos.progress import video_group_name
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 async def ingest(link: str) -> VideoPart:

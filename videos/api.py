@@ -13,7 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Field, Path, Query, Router, Schema, Status
 from pydantic import ConfigDict
 
-from chatbili_site.api_common import ApiError, error_responses
+from core.api import ApiError, error_responses
 from videos import services
 from videos.exports import export_filename, part_transcript_json, part_transcript_srt
 from videos.ingest import video_submit

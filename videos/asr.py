@@ -22,8 +22,8 @@ import httpx
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from core.http import outbound_client
 from videos.errors import VideoError
-from videos.http import outbound_client
 from videos.types import Cue, Transcript
 
 logger = logging.getLogger(__name__)

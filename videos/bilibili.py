@@ -30,8 +30,8 @@ from urllib.parse import urlsplit
 import httpx
 from django.conf import settings
 
+from core.http import BROWSER_USER_AGENT, outbound_client
 from videos.errors import InvalidLinkError, VideoError
-from videos.http import BROWSER_USER_AGENT, outbound_client
 from videos.links import (
     bv_to_av,
     find_short_link,

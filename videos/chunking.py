@@ -21,7 +21,7 @@ from typing import Literal
 
 from django.conf import settings
 
-from videos.tokens import count_tokens, prefix_within_tokens
+from core.tokens import count_tokens, prefix_within_tokens
 from videos.types import ChunkDraft, Cue, Transcript
 
 SENTENCE_END_CHARS = "。！？!?；;….．"

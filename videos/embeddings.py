@@ -33,11 +33,11 @@ from functools import lru_cache
 import openai
 from django.conf import settings
 
+from core.http import openai_client, retry_after_seconds
+from core.tokens import count_tokens, prefix_within_tokens
 from videos.errors import VideoError
-from videos.http import openai_client, retry_after_seconds
 from videos.models import EMBEDDING_COLUMN_DIMENSIONS
 from videos.search_text import text_runs
-from videos.tokens import count_tokens, prefix_within_tokens
 
 logger = logging.getLogger(__name__)
 

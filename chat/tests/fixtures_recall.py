@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from videos.tokens import count_tokens
+from core.tokens import count_tokens
 from videos.types import ChunkDraft, Cue, Transcript
 
 # Roughly how fast the reviewer speaks, to give each chunk a plausible duration.

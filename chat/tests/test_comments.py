@@ -61,7 +61,6 @@ def test_tones_and_their_english_names() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_drafts_are_grounded_in_the_summary_and_highlights(llm: FakeOpenAI) -> None:
     part = await sync_to_async(make_part)(cue_lines(20), danmaku=DANMAKU)
     user = await User.objects.acreate(username="commenter")
@@ -87,7 +86,6 @@ async def test_drafts_are_grounded_in_the_summary_and_highlights(llm: FakeOpenAI
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_the_summary_is_made_first_when_there_is_none(llm: FakeOpenAI) -> None:
     part = await sync_to_async(make_part)(cue_lines(20))
     events = await collect(comment_drafts_stream(part.pk, tone="serious"))
@@ -97,7 +95,6 @@ async def test_the_summary_is_made_first_when_there_is_none(llm: FakeOpenAI) -> 
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_a_failure_mid_stream_reports_the_partial_drafts(llm: FakeOpenAI) -> None:
     part = await sync_to_async(make_part)(cue_lines(20))
     await collect(summary_stream(part, "zh", None))
@@ -110,7 +107,6 @@ async def test_a_failure_mid_stream_reports_the_partial_drafts(llm: FakeOpenAI) 
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_offline_drafts_come_from_highlights_and_key_sentences(settings: Any) -> None:
     settings.OPENAI_API_KEY = ""
     part = await sync_to_async(make_part)(cue_lines(40), danmaku=DANMAKU)

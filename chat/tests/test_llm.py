@@ -12,8 +12,8 @@ from django.contrib.auth.models import AnonymousUser, User
 
 from chat.llm import ChatStream, LLMError, chat_complete, estimate_prompt_tokens, llm_available
 from chat.models import UsageRecord
+from core.tokens import count_tokens
 from tests.fakes.openai import FakeOpenAI, fake_tokens
-from videos.tokens import count_tokens
 
 MESSAGES = [{"role": "system", "content": "你是视频助手。"}, {"role": "user", "content": "这个视频讲了什么？"}]
 REPLY = "这个视频讲了量子计算的基本原理，以及 qubit 的叠加态。"
@@ -42,7 +42,6 @@ def test_llm_available_follows_the_key(settings: Any) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_stream_yields_each_delta_and_records_reported_usage(llm: FakeOpenAI) -> None:
     user = await User.objects.acreate(username="viewer")
     stream = ChatStream(MESSAGES, purpose=UsageRecord.Purpose.SUMMARY, user=user, temperature=0.2, max_tokens=500)
@@ -74,7 +73,6 @@ async def test_stream_yields_each_delta_and_records_reported_usage(llm: FakeOpen
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_usage_is_counted_with_tiktoken_when_the_provider_reports_none(llm: FakeOpenAI) -> None:
     llm.report_usage = False
     stream = await chat_complete(MESSAGES, purpose=UsageRecord.Purpose.CHAT, user=AnonymousUser())
@@ -92,7 +90,6 @@ async def test_usage_is_counted_with_tiktoken_when_the_provider_reports_none(llm
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_429_and_503_before_the_first_token_are_retried(llm: FakeOpenAI) -> None:
     llm.failures = [429, 503]
     stream = await chat_complete(MESSAGES, purpose=UsageRecord.Purpose.SUMMARY)
@@ -104,7 +101,6 @@ async def test_429_and_503_before_the_first_token_are_retried(llm: FakeOpenAI) -
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_retry_after_is_honoured(llm: FakeOpenAI, settings: Any) -> None:
     settings.LLM_RETRY_BASE_DELAY_SECONDS = 0.0
     llm.failures, llm.retry_after = [429], 0.3
@@ -114,7 +110,6 @@ async def test_retry_after_is_honoured(llm: FakeOpenAI, settings: Any) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_retries_run_out(llm: FakeOpenAI, settings: Any) -> None:
     settings.LLM_RETRY_ATTEMPTS = 2
     llm.always_fail = 429
@@ -131,7 +126,6 @@ async def test_retries_run_out(llm: FakeOpenAI, settings: Any) -> None:
 
 @pytest.mark.parametrize("status", [400, 401, 404])
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_client_errors_are_not_retried(llm: FakeOpenAI, status: int) -> None:
     llm.always_fail = status
     with pytest.raises(LLMError) as caught:
@@ -141,7 +135,6 @@ async def test_client_errors_are_not_retried(llm: FakeOpenAI, status: int) -> No
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_unreachable_server_is_retried_then_fails(settings: Any) -> None:
     settings.OPENAI_API_KEY = "test-key"
     settings.LLM_RETRY_ATTEMPTS = 2
@@ -155,7 +148,6 @@ async def test_unreachable_server_is_retried_then_fails(settings: Any) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_a_disconnect_mid_stream_keeps_the_partial_text_and_is_not_retried(llm: FakeOpenAI) -> None:
     llm.disconnect_after_tokens = 5
     stream = ChatStream(MESSAGES, purpose=UsageRecord.Purpose.SUMMARY)
@@ -176,7 +168,6 @@ async def test_a_disconnect_mid_stream_keeps_the_partial_text_and_is_not_retried
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_the_proxy_setting_reaches_the_sdk_client(settings: Any, fake_server: Any) -> None:
     """With OUTBOUND_PROXY set, the request goes to the proxy, addressed to the API host."""
     targets: list[str] = []

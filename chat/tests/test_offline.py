@@ -9,9 +9,9 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from chat.highlights import Highlight
+from chat.llm import OFFLINE_MODEL
 from chat.models import Summary, UsageRecord
 from chat.offline import (
-    OFFLINE_MODEL,
     extractive_summary,
     offline_comment_drafts,
     split_sentences,
@@ -50,7 +50,6 @@ def offline(settings: Any) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_offline_summary_has_the_same_sections_with_real_timestamps(offline: None) -> None:
     danmaku = {"bucket_seconds": 10, "counts": [1] * 180, "top_texts": [[["好", 1]]] * 180, "total": 180}
     danmaku["counts"] = [*[1] * 100, 50, *[1] * 79]
@@ -84,7 +83,6 @@ async def test_offline_summary_has_the_same_sections_with_real_timestamps(offlin
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_offline_summaries_are_cached_under_their_own_key(offline: None, settings: Any) -> None:
     part = await sync_to_async(make_part)(lecture_cues(10))
     await collect(summary_stream(part, "en", None))

@@ -22,10 +22,10 @@ from chat.retrieval import (
     vector_ranking,
 )
 from chat.tests.fixtures_recall import QUESTIONS, TRANSCRIPT, recall_transcript
+from core.tokens import count_tokens
 from videos.embeddings import embed_texts, embedding_space, pad_vector
 from videos.models import Chunk, Video, VideoPart
 from videos.services import part_chunks_replace, part_embeddings_replace
-from videos.tokens import count_tokens
 from videos.types import ChunkDraft, Cue, Transcript
 
 OTHER_SPACE = "other-model@1024"
@@ -126,7 +126,6 @@ def test_fusion_lifts_a_chunk_both_rankings_agree_on() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_results_come_from_the_asked_part_only() -> None:
     texts = ["红烧肉要先焯水", "然后炒糖色", "加生抽老抽和冰糖", "小火炖一个小时", "最后大火收汁"]
     part = await sync_to_async(make_part)(page=1)
@@ -246,7 +245,6 @@ def test_neighbours_are_added_as_context_in_time_order() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_nothing_to_retrieve() -> None:
     empty = await sync_to_async(make_part)(page=1)
     part = await sync_to_async(make_part)(page=2)
@@ -259,7 +257,6 @@ async def test_nothing_to_retrieve() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_a_question_without_keyword_terms_uses_vectors_only() -> None:
     part = await sync_to_async(make_part)()
     await sync_to_async(store_chunks)(part, ["红烧肉要先焯水", "然后炒糖色", "这是什么菜"])
@@ -334,7 +331,6 @@ RECALL_FLOORS = {"hybrid": 0.85, "vector": 0.73, "keyword": 0.75}
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_recall_at_5_on_a_chinese_review() -> None:
     part = await sync_to_async(make_part)()
     transcript, drafts = recall_transcript()

@@ -22,12 +22,13 @@ from chat.llm import GenerationError
 from chat.models import Summary, UsageRecord
 from chat.prompts import load_prompt
 from chat.selectors import Passage
-from chat.summaries import budget_sections, summary_claim, summary_get_or_generate, summary_key, summary_stream
+from chat.summaries import budget_sections, summary_claim, summary_get_or_generate, summary_stream
+from chat.summary_keys import summary_key
 from chat.timestamps import format_timestamp
+from core.tokens import count_tokens
 from tests.fakes.openai import FakeOpenAI, fake_tokens
 from videos.chunking import chunks_for_transcript
 from videos.models import Chunk, Video, VideoPart
-from videos.tokens import count_tokens
 from videos.types import Cue, Transcript
 
 _bvids = itertools.count(1)
@@ -116,7 +117,6 @@ async def ready_part(cues: Sequence[Cue], **kwargs: Any) -> VideoPart:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_a_short_part_is_summarized_in_one_streamed_pass(llm: FakeOpenAI) -> None:
     cues = cue_lines(20)
     part = await ready_part(cues)
@@ -158,7 +158,6 @@ async def test_a_short_part_is_summarized_in_one_streamed_pass(llm: FakeOpenAI) 
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_invented_timestamps_are_corrected_or_removed(llm: FakeOpenAI) -> None:
     part = await ready_part(cue_lines(20))  # 0:00 to 1:59
     starts = await sync_to_async(chunk_starts)(part)
@@ -180,7 +179,6 @@ async def test_invented_timestamps_are_corrected_or_removed(llm: FakeOpenAI) -> 
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_english_summary_asks_for_english_and_keeps_parsable_headings(llm: FakeOpenAI) -> None:
     part = await ready_part(cue_lines(10))
     llm.reply = "## 摘要 Abstract\nAbout qubits.\n\n## 要点 Key points\n- 📌 [00:00] Start\n"
@@ -201,7 +199,6 @@ def map_reduce_reply(body: dict) -> str:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_a_long_part_is_read_whole_in_sections_then_reduced(llm: FakeOpenAI, settings: Any) -> None:
     settings.SUMMARY_SINGLE_PASS_TOKENS = 400
     settings.SUMMARY_SECTION_TOKENS = 250
@@ -254,7 +251,6 @@ def test_budget_sections_cover_every_item_once_within_the_budget() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_a_repeat_request_is_served_from_the_cache_with_no_llm_call(llm: FakeOpenAI) -> None:
     part = await ready_part(cue_lines(20))
     first = await collect(summary_stream(part, "zh", None))
@@ -270,7 +266,6 @@ async def test_a_repeat_request_is_served_from_the_cache_with_no_llm_call(llm: F
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_the_cache_key_is_part_language_prompt_version_and_model(llm: FakeOpenAI, settings: Any) -> None:
     part = await ready_part(cue_lines(20))
     await collect(summary_stream(part, "zh", None))
@@ -284,7 +279,6 @@ async def test_the_cache_key_is_part_language_prompt_version_and_model(llm: Fake
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_a_part_ingested_again_gets_a_new_summary(llm: FakeOpenAI) -> None:
     part = await ready_part(cue_lines(20))
     await collect(summary_stream(part, "zh", None))
@@ -320,7 +314,6 @@ def test_two_connections_claiming_at_once_make_one_leader(settings: Any) -> None
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_regenerate_makes_a_new_summary_in_the_same_row(llm: FakeOpenAI) -> None:
     part = await ready_part(cue_lines(20))
     first = await collect(summary_stream(part, "zh", None))
@@ -338,7 +331,6 @@ async def test_regenerate_makes_a_new_summary_in_the_same_row(llm: FakeOpenAI) -
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_concurrent_identical_requests_share_one_generation(llm: FakeOpenAI) -> None:
     llm.token_delay = 0.005
     part = await ready_part(cue_lines(20))
@@ -355,7 +347,6 @@ async def test_concurrent_identical_requests_share_one_generation(llm: FakeOpenA
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_a_request_arriving_mid_stream_gets_the_text_so_far_then_the_rest(llm: FakeOpenAI, settings: Any) -> None:
     settings.SUMMARY_SAVE_INTERVAL_SECONDS = 0.05
     llm.token_delay = 0.01
@@ -375,7 +366,6 @@ async def test_a_request_arriving_mid_stream_gets_the_text_so_far_then_the_rest(
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_followers_recover_what_a_full_channel_dropped(llm: FakeOpenAI, settings: Any) -> None:
     """A channel that holds 2 messages drops most tokens (and maybe the end): the saved text fills in."""
     settings.CHANNEL_LAYERS = {
@@ -409,7 +399,6 @@ def make_user(name: str) -> User:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_a_disconnect_mid_stream_keeps_the_partial_text_and_is_not_cached(llm: FakeOpenAI) -> None:
     part = await ready_part(cue_lines(20))
     llm.disconnect_after_tokens = 12
@@ -432,7 +421,6 @@ async def test_a_disconnect_mid_stream_keeps_the_partial_text_and_is_not_cached(
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_a_failure_before_any_text_is_failed_not_interrupted(llm: FakeOpenAI, settings: Any) -> None:
     settings.LLM_RETRY_ATTEMPTS = 2
     llm.always_fail = 500
@@ -445,7 +433,6 @@ async def test_a_failure_before_any_text_is_failed_not_interrupted(llm: FakeOpen
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_a_part_without_transcript_fails_cleanly(llm: FakeOpenAI) -> None:
     part = await ready_part([])
     events = await collect(summary_stream(part, "zh", None))
@@ -455,7 +442,6 @@ async def test_a_part_without_transcript_fails_cleanly(llm: FakeOpenAI) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_the_generation_outlives_a_reader_that_goes_away(llm: FakeOpenAI) -> None:
     llm.token_delay = 0.005
     part = await ready_part(cue_lines(20))
@@ -491,7 +477,6 @@ async def dead_generation(part: VideoPart, *, seconds_ago: float) -> Summary:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_a_stale_generation_is_taken_over_by_the_next_request(llm: FakeOpenAI) -> None:
     part = await ready_part(cue_lines(20))
     await dead_generation(part, seconds_ago=600)
@@ -501,7 +486,6 @@ async def test_a_stale_generation_is_taken_over_by_the_next_request(llm: FakeOpe
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_a_follower_takes_over_when_the_leader_goes_silent(llm: FakeOpenAI, settings: Any) -> None:
     settings.SUMMARY_STALE_SECONDS = 0.4
     part = await ready_part(cue_lines(20))
@@ -520,7 +504,6 @@ async def test_a_follower_takes_over_when_the_leader_goes_silent(llm: FakeOpenAI
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_highlights_are_added_from_danmaku_not_from_the_model(llm: FakeOpenAI) -> None:
     counts = [1] * 12
     counts[7] = 40
@@ -564,7 +547,6 @@ def test_prompt_templates_are_versioned_files_with_both_parts() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.asyncio
 async def test_summary_get_or_generate_returns_the_finished_row(llm: FakeOpenAI) -> None:
     part = await ready_part(cue_lines(20))
     summary = await summary_get_or_generate(part, "zh")

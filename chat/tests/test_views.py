@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from chat.models import ApiToken, Conversation, Message, Summary, UsageRecord
-from chat.summaries import summary_key
+from chat.summary_keys import summary_key
 from tests.factories import ready_part
 from videos.models import Video, VideoPart, VideoRequest
 

@@ -70,7 +70,6 @@ def audio_of(size: int) -> bytes:
 # --- both backends ---------------------------------------------------------------------------------
 
 
-@pytest.mark.asyncio
 @pytest.mark.parametrize("backend", ["bcut", "openai_asr"])
 async def test_transcribe_audio_returns_asr_cues_in_milliseconds(backend: str, request: pytest.FixtureRequest) -> None:
     request.getfixturevalue(backend)
@@ -79,7 +78,6 @@ async def test_transcribe_audio_returns_asr_cues_in_milliseconds(backend: str, r
     assert transcript.cues == EXPECTED_CUES
 
 
-@pytest.mark.asyncio
 @pytest.mark.parametrize("backend", ["bcut", "openai_asr"])
 async def test_empty_audio_is_refused_before_any_request(backend: str, request: pytest.FixtureRequest) -> None:
     fake = request.getfixturevalue(backend)
@@ -92,7 +90,6 @@ async def test_empty_audio_is_refused_before_any_request(backend: str, request: 
 # --- bcut ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.asyncio
 @pytest.mark.parametrize("size", [1, PER_SIZE, PER_SIZE + 1, 3 * PER_SIZE - 7])
 async def test_bcut_uploads_the_whole_audio_across_parts(bcut: FakeBcut, size: int) -> None:
     audio = audio_of(size)
@@ -103,7 +100,6 @@ async def test_bcut_uploads_the_whole_audio_across_parts(bcut: FakeBcut, size: i
     assert all(len(part) <= PER_SIZE for part in bcut.parts.values())
 
 
-@pytest.mark.asyncio
 async def test_bcut_flow_in_documented_order_with_json_encoding(bcut: FakeBcut) -> None:
     await transcribe_audio(audio_of(1500), filename="BV1xx411c7mD-p1.m4a")
     steps = [(r.method, r.path if r.method != "PUT" else "PUT") for r in bcut.requests]
@@ -128,7 +124,6 @@ async def test_bcut_flow_in_documented_order_with_json_encoding(bcut: FakeBcut) 
     assert bcut.requests_to("/task/result")[0].fields["model_id"] == "7"
 
 
-@pytest.mark.asyncio
 @pytest.mark.parametrize("reject_status", [None, 400, 412])
 async def test_bcut_falls_back_to_form_encoding_when_json_is_rejected(
     bcut: FakeBcut, reject_status: int | None
@@ -150,14 +145,12 @@ async def test_bcut_falls_back_to_form_encoding_when_json_is_rejected(
     assert bcut.requests_to("/task")[0].fields["model_id"] == "7"
 
 
-@pytest.mark.asyncio
 async def test_bcut_needs_no_fallback_when_only_form_is_rejected(bcut: FakeBcut) -> None:
     bcut.reject_encodings = ("form",)
     await transcribe_audio(audio_of(10))
     assert [r.encoding for r in bcut.requests_to("/resource/create")] == ["json"]
 
 
-@pytest.mark.asyncio
 @pytest.mark.parametrize("reject_status", [None, 412])
 async def test_bcut_reports_when_every_encoding_is_rejected(bcut: FakeBcut, reject_status: int | None) -> None:
     bcut.reject_encodings, bcut.reject_status = ("json", "form"), reject_status
@@ -169,7 +162,6 @@ async def test_bcut_reports_when_every_encoding_is_rejected(bcut: FakeBcut, reje
     assert [r.encoding for r in bcut.requests] == ["json", "form"]
 
 
-@pytest.mark.asyncio
 @pytest.mark.parametrize("polls_before_done", [0, 1, 4])
 async def test_bcut_polls_until_the_task_is_done(bcut: FakeBcut, polls_before_done: int) -> None:
     bcut.polls_before_done = polls_before_done
@@ -178,7 +170,6 @@ async def test_bcut_polls_until_the_task_is_done(bcut: FakeBcut, polls_before_do
     assert bcut.polls == polls_before_done + 1
 
 
-@pytest.mark.asyncio
 async def test_bcut_failed_task_stops_polling_with_the_remark(bcut: FakeBcut) -> None:
     bcut.polls_before_done, bcut.fail_remark = 2, "音频解码失败"
     with pytest.raises(VideoError) as caught:
@@ -189,7 +180,6 @@ async def test_bcut_failed_task_stops_polling_with_the_remark(bcut: FakeBcut) ->
     assert bcut.polls == 3
 
 
-@pytest.mark.asyncio
 async def test_bcut_gives_up_at_the_deadline(bcut: FakeBcut, settings: Any) -> None:
     bcut.never_finish = True
     settings.BCUT_DEADLINE_SECONDS = 0.3
@@ -203,7 +193,6 @@ async def test_bcut_gives_up_at_the_deadline(bcut: FakeBcut, settings: Any) -> N
     assert bcut.polls >= 2
 
 
-@pytest.mark.asyncio
 @pytest.mark.parametrize(
     ("filename", "name", "file_type"),
     [
@@ -222,7 +211,6 @@ async def test_bcut_names_the_upload_with_an_accepted_type(
     assert (fields["name"], fields["ResourceFileType"]) == (name, file_type)
 
 
-@pytest.mark.asyncio
 @pytest.mark.parametrize("result_text", ["not json", json.dumps({"version": "1"}), json.dumps({"utterances": [{}]})])
 async def test_bcut_malformed_result_is_an_asr_error(bcut: FakeBcut, result_text: str) -> None:
     bcut.result_text = result_text
@@ -232,7 +220,6 @@ async def test_bcut_malformed_result_is_an_asr_error(bcut: FakeBcut, result_text
     assert "unexpected reply" in caught.value.message_en
 
 
-@pytest.mark.asyncio
 async def test_bcut_no_speech_gives_an_empty_transcript(bcut: FakeBcut) -> None:
     bcut.utterances = []
     transcript = await transcribe_audio(audio_of(10))
@@ -255,7 +242,6 @@ def test_bcut_result_cues_are_sorted_and_blank_ones_dropped() -> None:
 # --- OpenAI-compatible -------------------------------------------------------------------------------
 
 
-@pytest.mark.asyncio
 async def test_openai_request_asks_for_verbose_json_segments(openai_asr: FakeOpenAIASR) -> None:
     audio = audio_of(3000)
     transcript = await transcribe_audio(audio, filename="30216.m4s")
@@ -270,7 +256,6 @@ async def test_openai_request_asks_for_verbose_json_segments(openai_asr: FakeOpe
     assert transcript.language == "chinese"
 
 
-@pytest.mark.asyncio
 @pytest.mark.parametrize("failures", [[429], [429, 429], [500, 503]])
 async def test_openai_retries_rate_limits_and_server_errors(openai_asr: FakeOpenAIASR, failures: list[int]) -> None:
     openai_asr.failures = failures
@@ -279,7 +264,6 @@ async def test_openai_retries_rate_limits_and_server_errors(openai_asr: FakeOpen
     assert openai_asr.attempts == len(failures) + 1
 
 
-@pytest.mark.asyncio
 async def test_openai_gives_up_after_the_configured_attempts(openai_asr: FakeOpenAIASR) -> None:
     openai_asr.failures = [429] * 10
     with pytest.raises(VideoError) as caught:
@@ -290,7 +274,6 @@ async def test_openai_gives_up_after_the_configured_attempts(openai_asr: FakeOpe
     assert openai_asr.attempts == 3
 
 
-@pytest.mark.asyncio
 async def test_openai_bad_key_fails_at_once(openai_asr: FakeOpenAIASR, settings: Any) -> None:
     settings.ASR_API_KEY = "wrong-key"
     with pytest.raises(VideoError) as caught:
@@ -301,7 +284,6 @@ async def test_openai_bad_key_fails_at_once(openai_asr: FakeOpenAIASR, settings:
     assert openai_asr.attempts == 1
 
 
-@pytest.mark.asyncio
 async def test_openai_without_a_key_sends_no_authorization(openai_asr: FakeOpenAIASR, settings: Any) -> None:
     settings.ASR_API_KEY = ""
     openai_asr.api_key = ""
@@ -309,7 +291,6 @@ async def test_openai_without_a_key_sends_no_authorization(openai_asr: FakeOpenA
     assert openai_asr.uploads[0].authorization == ""
 
 
-@pytest.mark.asyncio
 async def test_openai_plain_json_without_segments_or_text_is_an_error(openai_asr: FakeOpenAIASR) -> None:
     openai_asr.reply = {"task": "transcribe"}
     with pytest.raises(VideoError) as caught:
@@ -318,7 +299,6 @@ async def test_openai_plain_json_without_segments_or_text_is_an_error(openai_asr
     assert "verbose_json" in caught.value.message_en
 
 
-@pytest.mark.asyncio
 async def test_unreachable_service_is_a_temporary_asr_error(settings: Any) -> None:
     settings.ASR_BACKEND = "openai"  # ASR_BASE_URL still points at the tests' closed port
     settings.ASR_BASE_URL = "http://127.0.0.1:9/v1"
@@ -328,7 +308,6 @@ async def test_unreachable_service_is_a_temporary_asr_error(settings: Any) -> No
     assert "Cannot reach" in caught.value.message_en
 
 
-@pytest.mark.asyncio
 async def test_openai_read_timeout_is_not_retried(openai_asr: FakeOpenAIASR, settings: Any) -> None:
     openai_asr.delay_seconds = 1.0
     settings.ASR_TIMEOUT_SECONDS = 0.2

@@ -66,7 +66,6 @@ def cues(lines: list[tuple[float, float, str]]) -> list[Cue]:
 # --- metadata -------------------------------------------------------------------------------------
 
 
-@pytest.mark.asyncio
 async def test_video_info_has_every_part_of_a_multi_part_video(fake: FakeBilibili) -> None:
     async with BilibiliClient() as bilibili:
         info = await bilibili.fetch_video_info(MULTI_PART[0])
@@ -85,7 +84,6 @@ async def test_video_info_has_every_part_of_a_multi_part_video(fake: FakeBilibil
     assert fake.calls(VIEW)[0].query == {"bvid": MULTI_PART[0]}
 
 
-@pytest.mark.asyncio
 async def test_a_private_video_is_a_permanent_error(fake: FakeBilibili) -> None:
     async with BilibiliClient() as bilibili:
         with pytest.raises(VideoError) as caught:
@@ -110,7 +108,6 @@ async def test_a_private_video_is_a_permanent_error(fake: FakeBilibili) -> None:
         (-12345, "bilibili_error"),
     ],
 )
-@pytest.mark.asyncio
 async def test_view_error_codes_become_permanent_video_errors(
     fake: FakeBilibili, api_code: int, error_code: str
 ) -> None:
@@ -124,7 +121,6 @@ async def test_view_error_codes_become_permanent_video_errors(
     assert len(fake.calls(VIEW)) == 1
 
 
-@pytest.mark.asyncio
 async def test_an_unknown_video_is_not_found(fake: FakeBilibili) -> None:
     async with BilibiliClient() as bilibili:
         with pytest.raises(VideoError) as caught:
@@ -132,7 +128,6 @@ async def test_an_unknown_video_is_not_found(fake: FakeBilibili) -> None:
     assert caught.value.code == "video_not_found"
 
 
-@pytest.mark.asyncio
 async def test_a_malformed_bvid_fails_before_any_request(fake: FakeBilibili) -> None:
     async with BilibiliClient() as bilibili:
         with pytest.raises(InvalidLinkError):
@@ -153,7 +148,6 @@ async def test_a_malformed_bvid_fails_before_any_request(fake: FakeBilibili) -> 
         ("text", "<html>risk</html>"),
     ],
 )
-@pytest.mark.asyncio
 async def test_unexpected_replies_become_video_errors(fake: FakeBilibili, reply: tuple[str, Any]) -> None:
     fake.fail_next(VIEW, reply[0], body=reply[1])
     async with BilibiliClient() as bilibili:
@@ -166,7 +160,6 @@ async def test_unexpected_replies_become_video_errors(fake: FakeBilibili, reply:
 
 
 @pytest.mark.parametrize("failure", ["minus352", "http412", "http500", "v_voucher"])
-@pytest.mark.asyncio
 async def test_one_transient_failure_is_retried(fake: FakeBilibili, failure: str) -> None:
     scripted = {
         "minus352": ("json", envelope({"v_voucher": "voucher_x"}, -352, "风控校验失败")),
@@ -190,7 +183,6 @@ async def test_one_transient_failure_is_retried(fake: FakeBilibili, failure: str
         (("http500", None), "bilibili_unavailable"),
     ],
 )
-@pytest.mark.asyncio
 async def test_lasting_failures_give_up_after_the_configured_attempts(
     fake: FakeBilibili, failure: tuple[str, Any], error_code: str
 ) -> None:
@@ -206,7 +198,6 @@ async def test_lasting_failures_give_up_after_the_configured_attempts(
         assert "BILIBILI_SESSDATA" in caught.value.message_en
 
 
-@pytest.mark.asyncio
 async def test_timeouts_are_retried_then_reported(fake: FakeBilibili) -> None:
     fake.timeout_delay_seconds = 1.0
     fake.fail_next(VIEW, "timeout", times=RETRY_ATTEMPTS - 1)
@@ -220,7 +211,6 @@ async def test_timeouts_are_retried_then_reported(fake: FakeBilibili) -> None:
     assert caught.value.permanent is False
 
 
-@pytest.mark.asyncio
 async def test_an_unreachable_bilibili_is_a_transient_video_error(fast_retries: None) -> None:
     # The test settings point every outside host at a closed local port.
     async with BilibiliClient() as bilibili:
@@ -230,7 +220,6 @@ async def test_an_unreachable_bilibili_is_a_transient_video_error(fast_retries: 
     assert caught.value.permanent is False
 
 
-@pytest.mark.asyncio
 async def test_buvid_is_fetched_once_and_cookies_ride_on_every_api_call(fake: FakeBilibili) -> None:
     async with BilibiliClient() as bilibili:
         await bilibili.fetch_video_info(MULTI_PART[0])
@@ -249,7 +238,6 @@ async def test_buvid_is_fetched_once_and_cookies_ride_on_every_api_call(fake: Fa
         assert "Chrome" in request.headers["user-agent"]
 
 
-@pytest.mark.asyncio
 async def test_each_client_has_its_own_cookie_jar(fake: FakeBilibili, settings: Any) -> None:
     settings.BILIBILI_SESSDATA = ""
     async with BilibiliClient() as bilibili:
@@ -260,7 +248,6 @@ async def test_each_client_has_its_own_cookie_jar(fake: FakeBilibili, settings: 
     assert all("SESSDATA" not in request.cookies for request in fake.requests)
 
 
-@pytest.mark.asyncio
 async def test_a_failing_buvid_endpoint_does_not_stop_ingestion(fake: FakeBilibili) -> None:
     fake.fail_next(SPI, "http500")
     async with BilibiliClient() as bilibili:
@@ -274,7 +261,6 @@ async def test_a_failing_buvid_endpoint_does_not_stop_ingestion(fake: FakeBilibi
 # --- subtitles ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.asyncio
 async def test_human_chinese_subtitles_win_over_ai_and_english(fake: FakeBilibili) -> None:
     async with BilibiliClient() as bilibili:
         transcript = await bilibili.fetch_subtitle(WITH_SUBTITLES[1], 146044693, WITH_SUBTITLES[0])
@@ -290,7 +276,6 @@ async def test_human_chinese_subtitles_win_over_ai_and_english(fake: FakeBilibil
     ]
 
 
-@pytest.mark.asyncio
 async def test_ai_chinese_subtitles_win_over_human_english(fake: FakeBilibili) -> None:
     async with BilibiliClient() as bilibili:
         transcript = await bilibili.fetch_subtitle(AI_ONLY[1], 35039663, AI_ONLY[0])
@@ -299,7 +284,6 @@ async def test_ai_chinese_subtitles_win_over_human_english(fake: FakeBilibili) -
     assert transcript.cues == cues(AI_ZH_LINES)
 
 
-@pytest.mark.asyncio
 async def test_an_ai_track_of_another_video_means_no_subtitles(fake: FakeBilibili) -> None:
     async with BilibiliClient() as bilibili:
         transcript = await bilibili.fetch_subtitle(WRONG_AI_TRACK[1], 1214627038, WRONG_AI_TRACK[0])
@@ -308,13 +292,11 @@ async def test_an_ai_track_of_another_video_means_no_subtitles(fake: FakeBilibil
     assert not [request for request in fake.requests if request.path.startswith("/bfs/")]
 
 
-@pytest.mark.asyncio
 async def test_a_video_without_subtitles_has_none(fake: FakeBilibili) -> None:
     async with BilibiliClient() as bilibili:
         assert await bilibili.fetch_subtitle(NO_SUBTITLES[1], 61_000_001, NO_SUBTITLES[0]) is None
 
 
-@pytest.mark.asyncio
 async def test_subtitles_need_a_login(fake: FakeBilibili, settings: Any) -> None:
     settings.BILIBILI_SESSDATA = ""
     async with BilibiliClient() as bilibili:
@@ -322,7 +304,6 @@ async def test_subtitles_need_a_login(fake: FakeBilibili, settings: Any) -> None
     assert "SESSDATA" not in fake.calls(PLAYER)[0].cookies
 
 
-@pytest.mark.asyncio
 async def test_rotated_wbi_keys_are_refreshed_once_and_the_call_retried(fake: FakeBilibili) -> None:
     async with BilibiliClient() as bilibili:
         await bilibili.fetch_subtitle(WITH_SUBTITLES[1], 146044693, WITH_SUBTITLES[0])
@@ -333,7 +314,6 @@ async def test_rotated_wbi_keys_are_refreshed_once_and_the_call_retried(fake: Fa
     assert len(fake.calls(PLAYER)) == 3  # ok, refused (old keys), ok
 
 
-@pytest.mark.asyncio
 async def test_wbi_keys_are_cached_between_calls(fake: FakeBilibili) -> None:
     async with BilibiliClient() as bilibili:
         for cid in MULTI_PART_CIDS[:3]:
@@ -342,7 +322,6 @@ async def test_wbi_keys_are_cached_between_calls(fake: FakeBilibili) -> None:
     assert len(fake.calls(NAV)) == 1
 
 
-@pytest.mark.asyncio
 async def test_a_signature_that_keeps_failing_is_risk_control(fake: FakeBilibili) -> None:
     fake.fail_next(PLAYER, "json", body=envelope({"v_voucher": "voucher_x"}), times=10)
     async with BilibiliClient() as bilibili:
@@ -353,7 +332,6 @@ async def test_a_signature_that_keeps_failing_is_risk_control(fake: FakeBilibili
     assert len(fake.calls(PLAYER)) == 1 + RETRY_ATTEMPTS
 
 
-@pytest.mark.asyncio
 async def test_a_nav_reply_without_keys_is_a_video_error(fake: FakeBilibili) -> None:
     fake.fail_next(NAV, "json", body=envelope({"isLogin": False}, -101, "账号未登录"))
     async with BilibiliClient() as bilibili:
@@ -426,7 +404,6 @@ def test_absolute_subtitle_url(url: str, base: str, expected: str | None) -> Non
 # --- audio ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.asyncio
 async def test_the_smallest_audio_stream_is_chosen_and_downloaded(fake: FakeBilibili) -> None:
     cid = MULTI_PART_CIDS[1]
     async with BilibiliClient() as bilibili:
@@ -445,7 +422,6 @@ async def test_the_smallest_audio_stream_is_chosen_and_downloaded(fake: FakeBili
     assert download.headers["referer"] == "https://www.bilibili.com/"
 
 
-@pytest.mark.asyncio
 async def test_guests_send_the_guest_playurl_parameters(fake: FakeBilibili, settings: Any) -> None:
     settings.BILIBILI_SESSDATA = ""
     async with BilibiliClient() as bilibili:
@@ -454,7 +430,6 @@ async def test_guests_send_the_guest_playurl_parameters(fake: FakeBilibili, sett
     assert (query["try_look"], query["gaia_source"]) == ("1", "pre-load")
 
 
-@pytest.mark.asyncio
 async def test_a_dead_base_url_falls_back_to_the_backup(fake: FakeBilibili) -> None:
     async with BilibiliClient() as bilibili:
         urls = await bilibili.fetch_audio_urls(NO_SUBTITLES[0], 61_000_001)
@@ -467,7 +442,6 @@ async def test_a_dead_base_url_falls_back_to_the_backup(fake: FakeBilibili) -> N
     ]
 
 
-@pytest.mark.asyncio
 async def test_audio_fails_when_every_url_fails(fake: FakeBilibili) -> None:
     async with BilibiliClient() as bilibili:
         urls = await bilibili.fetch_audio_urls(NO_SUBTITLES[0], 61_000_001)
@@ -478,7 +452,6 @@ async def test_audio_fails_when_every_url_fails(fake: FakeBilibili) -> None:
     assert caught.value.permanent is False
 
 
-@pytest.mark.asyncio
 async def test_the_cdn_refuses_downloads_without_a_bilibili_referer(fake: FakeBilibili) -> None:
     async with BilibiliClient() as bilibili:
         urls = await bilibili.fetch_audio_urls(MULTI_PART[0], MULTI_PART_CIDS[0])
@@ -486,7 +459,6 @@ async def test_the_cdn_refuses_downloads_without_a_bilibili_referer(fake: FakeBi
         assert (await plain.get(urls[0])).status_code == 403
 
 
-@pytest.mark.asyncio
 async def test_a_video_without_an_audio_track(fake: FakeBilibili) -> None:
     async with BilibiliClient() as bilibili:
         with pytest.raises(VideoError) as caught:
@@ -498,7 +470,6 @@ async def test_a_video_without_an_audio_track(fake: FakeBilibili) -> None:
 
 
 @pytest.mark.parametrize("encoding", ["raw", "deflate-header", "zlib", "plain"])
-@pytest.mark.asyncio
 async def test_danmaku_in_every_encoding(fake: FakeBilibili, encoding: str) -> None:
     fake.danmaku_encoding = encoding
     async with BilibiliClient() as bilibili:
@@ -507,7 +478,6 @@ async def test_danmaku_in_every_encoding(fake: FakeBilibili, encoding: str) -> N
     assert fake.calls(f"/{MULTI_PART_CIDS[0]}.xml")
 
 
-@pytest.mark.asyncio
 async def test_missing_danmaku_is_a_video_error(fake: FakeBilibili) -> None:
     async with BilibiliClient() as bilibili:
         with pytest.raises(VideoError) as caught:
@@ -570,7 +540,6 @@ def test_danmaku_summary_of_nothing() -> None:
 # --- short links --------------------------------------------------------------------------------------
 
 
-@pytest.mark.asyncio
 async def test_a_short_link_is_resolved_from_its_location_header(fake: FakeBilibili) -> None:
     async with BilibiliClient() as bilibili:
         ref = await bilibili.resolve_short_link("https://b23.tv/pigt3PQ")
@@ -578,14 +547,12 @@ async def test_a_short_link_is_resolved_from_its_location_header(fake: FakeBilib
     assert [request.path for request in fake.requests] == ["/pigt3PQ"]  # the redirect is not followed
 
 
-@pytest.mark.asyncio
 async def test_resolve_reads_a_short_link_in_shared_text(fake: FakeBilibili) -> None:
     async with BilibiliClient() as bilibili:
         ref = await bilibili.resolve("【【MV】保加利亚妖王AZIS视频合辑-哔哩哔哩】 https://b23.tv/pigt3PQ")
     assert ref == VideoRef("BV17x411w7KC", 2)
 
 
-@pytest.mark.asyncio
 async def test_resolve_parses_plain_links_without_the_network(fake: FakeBilibili) -> None:
     async with BilibiliClient() as bilibili:
         assert await bilibili.resolve("https://www.bilibili.com/video/av170001?p=3") == VideoRef("BV17x411w7KC", 3)
@@ -597,7 +564,6 @@ async def test_resolve_parses_plain_links_without_the_network(fake: FakeBilibili
     ("code", "message"),
     [("offsite", "不是哔哩哔哩视频"), ("spacepg", "不是哔哩哔哩视频"), ("expired", "已过期")],
 )
-@pytest.mark.asyncio
 async def test_short_links_that_do_not_reach_a_video_are_invalid(fake: FakeBilibili, code: str, message: str) -> None:
     async with BilibiliClient() as bilibili:
         with pytest.raises(InvalidLinkError) as caught:
@@ -607,7 +573,6 @@ async def test_short_links_that_do_not_reach_a_video_are_invalid(fake: FakeBilib
     assert [request.path for request in fake.requests] == [f"/{code}"]
 
 
-@pytest.mark.asyncio
 async def test_the_short_link_host_in_user_text_is_never_contacted(fake: FakeBilibili) -> None:
     async with BilibiliClient() as bilibili:
         with pytest.raises(InvalidLinkError):
@@ -618,7 +583,6 @@ async def test_the_short_link_host_in_user_text_is_never_contacted(fake: FakeBil
     assert fake.requests[0].query == {}
 
 
-@pytest.mark.asyncio
 async def test_a_short_link_under_risk_control_is_retried(fake: FakeBilibili) -> None:
     fake.fail_next("/pigt3PQ", "http412")
     async with BilibiliClient() as bilibili:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from core.tokens import count_tokens
 from videos.chunking import chunks_for_transcript, sentences_from_cues
-from videos.tokens import count_tokens
 from videos.types import ChunkDraft, Cue, Transcript
 
 WORDS = (

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from django.conf import settings as django_settings
 
+from core.tokens import count_tokens
 from tests.fakes.openai import FakeOpenAI, fake_embedding
 from videos.embeddings import (
     MAX_INPUT_TOKENS,
@@ -23,7 +24,6 @@ from videos.embeddings import (
 )
 from videos.errors import VideoError
 from videos.models import EMBEDDING_COLUMN_DIMENSIONS
-from videos.tokens import count_tokens
 
 DIMENSIONS = 8
 
@@ -85,7 +85,6 @@ def test_embedding_batches(tokens: list[int], max_inputs: int, max_tokens: int, 
     assert embedding_batches(tokens, max_inputs=max_inputs, max_tokens=max_tokens) == expected
 
 
-@pytest.mark.asyncio
 async def test_batched_by_count_and_tokens_with_every_input_sent_once(api: FakeOpenAI) -> None:
     texts = texts_of_mixed_size(20)
     vectors = await embed_texts(texts)
@@ -103,7 +102,6 @@ async def test_batched_by_count_and_tokens_with_every_input_sent_once(api: FakeO
     assert request.headers["authorization"] == "Bearer test-key"
 
 
-@pytest.mark.asyncio
 async def test_vectors_are_matched_to_inputs_by_index(api: FakeOpenAI) -> None:
     api.reverse_embeddings = True
     texts = ["甲", "乙", "丙", "丁"]
@@ -111,7 +109,6 @@ async def test_vectors_are_matched_to_inputs_by_index(api: FakeOpenAI) -> None:
     assert vectors == [padded(fake_embedding(text, DIMENSIONS)) for text in texts]
 
 
-@pytest.mark.asyncio
 async def test_batches_run_concurrently_up_to_the_limit(api: FakeOpenAI) -> None:
     api.embedding_delay = 0.05
     await embed_texts([f"第{n}句" for n in range(24)])  # 8 batches of 3
@@ -119,7 +116,6 @@ async def test_batches_run_concurrently_up_to_the_limit(api: FakeOpenAI) -> None
     assert api.max_in_flight == 2
 
 
-@pytest.mark.asyncio
 async def test_progress_is_reported_as_batches_finish(api: FakeOpenAI) -> None:
     sync_calls: list[tuple[int, int]] = []
     async_calls: list[tuple[int, int]] = []
@@ -139,7 +135,6 @@ async def test_progress_is_reported_as_batches_finish(api: FakeOpenAI) -> None:
 # --- Failures ---------------------------------------------------------------------------------
 
 
-@pytest.mark.asyncio
 async def test_a_429_is_retried_then_succeeds(api: FakeOpenAI) -> None:
     api.failures = [429]
     vectors = await embed_texts(["你好", "世界"])
@@ -148,7 +143,6 @@ async def test_a_429_is_retried_then_succeeds(api: FakeOpenAI) -> None:
     assert api.requests[0].body == api.requests[1].body
 
 
-@pytest.mark.asyncio
 async def test_a_500_that_never_stops_becomes_a_retryable_video_error(api: FakeOpenAI) -> None:
     api.always_fail = 500
     with pytest.raises(VideoError) as caught:
@@ -159,7 +153,6 @@ async def test_a_500_that_never_stops_becomes_a_retryable_video_error(api: FakeO
     assert len(api.requests) == 3  # EMBEDDING_RETRY_ATTEMPTS
 
 
-@pytest.mark.asyncio
 async def test_a_reply_missing_an_embedding_is_never_accepted(api: FakeOpenAI) -> None:
     api.drop_embeddings = True
     with pytest.raises(VideoError) as caught:
@@ -169,7 +162,6 @@ async def test_a_reply_missing_an_embedding_is_never_accepted(api: FakeOpenAI) -
     assert len(api.requests) == 3
 
 
-@pytest.mark.asyncio
 async def test_a_wrong_key_fails_at_once_and_permanently(api: FakeOpenAI) -> None:
     api.api_key = "another-key"
     with pytest.raises(VideoError) as caught:
@@ -179,7 +171,6 @@ async def test_a_wrong_key_fails_at_once_and_permanently(api: FakeOpenAI) -> Non
     assert len(api.requests) == 1
 
 
-@pytest.mark.asyncio
 async def test_an_unreachable_endpoint_is_retried_then_fails(settings: Any) -> None:
     settings.OPENAI_API_KEY = "test-key"
     settings.OPENAI_BASE_URL = "http://127.0.0.1:9/v1"  # nothing listens there
@@ -191,7 +182,6 @@ async def test_an_unreachable_endpoint_is_retried_then_fails(settings: Any) -> N
     assert caught.value.permanent is False
 
 
-@pytest.mark.asyncio
 async def test_dimensions_are_dropped_when_the_model_refuses_them(api: FakeOpenAI, settings: Any) -> None:
     api.reject_dimensions = True
     settings.EMBEDDING_DIMENSIONS = 16  # the model's own size
@@ -202,7 +192,6 @@ async def test_dimensions_are_dropped_when_the_model_refuses_them(api: FakeOpenA
     assert all("dimensions" not in request.body for request in api.answered("/v1/embeddings"))
 
 
-@pytest.mark.asyncio
 async def test_vectors_of_the_wrong_size_are_a_permanent_error(api: FakeOpenAI) -> None:
     api.reject_dimensions = True  # the fallback then gets 16 numbers, not 8
     with pytest.raises(VideoError) as caught:
@@ -212,7 +201,6 @@ async def test_vectors_of_the_wrong_size_are_a_permanent_error(api: FakeOpenAI) 
     assert "16" in caught.value.message_en
 
 
-@pytest.mark.asyncio
 async def test_inputs_are_cut_to_the_model_limit(api: FakeOpenAI, settings: Any) -> None:
     settings.EMBEDDING_BATCH_MAX_TOKENS = 100_000
     long_text = "量子" * 6000
@@ -223,7 +211,6 @@ async def test_inputs_are_cut_to_the_model_limit(api: FakeOpenAI, settings: Any)
     assert sent[1] == "短句"
 
 
-@pytest.mark.asyncio
 async def test_outbound_proxy_carries_the_requests(api: FakeOpenAI, settings: Any, fake_server: Any) -> None:
     seen: list[str] = []
 
@@ -241,7 +228,6 @@ async def test_outbound_proxy_carries_the_requests(api: FakeOpenAI, settings: An
     assert vectors[0] == padded(fake_embedding("你好", DIMENSIONS))
 
 
-@pytest.mark.asyncio
 async def test_empty_inputs(api: FakeOpenAI) -> None:
     assert await embed_texts([]) == []
     with pytest.raises(ValueError, match="empty"):
@@ -267,7 +253,6 @@ QUESTIONS = [
 ]
 
 
-@pytest.mark.asyncio
 async def test_offline_vectors_are_deterministic_normalised_and_padded(settings: Any) -> None:
     settings.EMBEDDING_DIMENSIONS = 256
     first = await embed_texts(CHUNKS)
@@ -280,7 +265,6 @@ async def test_offline_vectors_are_deterministic_normalised_and_padded(settings:
     assert first[0][:256] == offline_embedding(CHUNKS[0], 256)
 
 
-@pytest.mark.asyncio
 @pytest.mark.parametrize("dimensions", [256, 1024])
 async def test_offline_embedder_ranks_the_related_chunk_first(settings: Any, dimensions: int) -> None:
     settings.EMBEDDING_DIMENSIONS = dimensions

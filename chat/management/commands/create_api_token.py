@@ -12,7 +12,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from chat.tokens import ApiTokenNotFound, api_token_create, api_token_revoke, api_tokens_for_user
+from chat.api_tokens import ApiTokenNotFound, api_token_create, api_token_revoke, api_tokens_for_user
 
 
 class Command(BaseCommand):

@@ -1,8 +1,13 @@
-"""The one place outgoing HTTP clients are made: timeouts, User-Agent and OUTBOUND_PROXY."""
+"""The one place outgoing HTTP clients are made (timeouts, User-Agent, OUTBOUND_PROXY), and the
+one retry policy for calls to outside services (Bilibili, bcut, the LLM and embedding API)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -10,6 +15,8 @@ import certifi
 import httpx
 import openai
 from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 BROWSER_USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
@@ -65,3 +72,44 @@ def retry_after_seconds(headers: object) -> float | None:
         except (TypeError, ValueError):
             continue
     return None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often to try a call to an outside service, and how long to wait in between."""
+
+    attempts: int  # tries in all (at least one)
+    base_delay: float  # seconds before the second try; doubled before each further one
+    max_delay: float = 30.0
+
+    def delay(self, attempt: int, server_delay: float | None = None) -> float:
+        """The wait after failed try number `attempt` (from 1): the server's wish, else backoff."""
+        if server_delay is not None:
+            return max(0.0, min(server_delay, self.max_delay))
+        return min(self.base_delay * 2 ** (attempt - 1), self.max_delay)
+
+
+def _no_server_delay(exc: Exception) -> float | None:
+    return None
+
+
+async def with_retries[T](
+    call: Callable[[], Awaitable[T]],
+    *,
+    policy: RetryPolicy,
+    is_retryable: Callable[[Exception], bool],
+    server_delay: Callable[[Exception], float | None] = _no_server_delay,
+    what: str = "request",
+) -> T:
+    """Await `call()`, trying again on retryable failures; the last failure is raised as it is."""
+    attempts = max(1, policy.attempts)
+    for attempt in range(1, attempts + 1):
+        try:
+            return await call()
+        except Exception as exc:
+            if attempt >= attempts or not is_retryable(exc):
+                raise
+            delay = policy.delay(attempt, server_delay(exc))
+            logger.warning("%s failed (%s); retry %d/%d in %.1fs", what, exc, attempt, attempts - 1, delay)
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")

@@ -7,14 +7,14 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from chat.models import ApiToken
-from chat.tokens import (
+from chat.api_tokens import (
     ApiTokenNotFound,
     api_token_authenticate,
     api_token_create,
     api_token_revoke,
     api_tokens_for_user,
 )
+from chat.models import ApiToken
 
 pytestmark = pytest.mark.django_db
 
