@@ -30,7 +30,7 @@ def prepare() -> tuple[str, str, str]:
     from django.contrib.auth.models import User
     from django.test import Client
 
-    from chat.api_tokens import api_token_create
+    from chat.services.api_tokens import api_token_create
     from chat.summaries import summary_get_or_generate
     from tests.factories import ready_part
 

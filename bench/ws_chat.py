@@ -1,11 +1,15 @@
 """Websocket chat bench: N concurrent signed-in chats against a fake LLM at a fixed token rate.
 
-Everything runs here on loopback: a real daphne, the fake OpenAI-compatible server in its own
-process (one token every --token-delay seconds), and N websocket clients in this process. All N
-sockets are opened first (20 handshakes at a time), then all N questions are sent at once.
-It reports tokens lost, the overhead to first token our server adds over the fake's own delay,
-and the p50/p99 gap between tokens that our server adds.
-Run: .venv/bin/python bench/ws_chat.py [--clients 50,200] [--token-delay 0.02] [--tokens 60]
+Everything runs here on loopback: real daphne processes (--servers N share one listening socket
+through daphne's --fd, as `runsite --servers` does), the fake OpenAI-compatible server in its own
+process (one token every --token-delay seconds, the first one after the same delay), and the
+websocket clients in this process. It reports, against the targets of issue 12:
+- the first ask after the servers start: time to first token beyond the fake's own delay;
+- a warm single user: the same overhead (median of five asks);
+- for each N: all N sockets open first (20 handshakes at a time), then all N ask at once; tokens
+  lost, first-token overhead p50/p99, the gap between tokens our server adds (p99), and the CPU
+  the site's processes spent per streamed answer (from /proc, user + system time).
+Run: .venv/bin/python bench/ws_chat.py [--clients 50,200] [--servers 1] [--token-delay 0.02] [--tokens 150]
 """
 
 from __future__ import annotations
@@ -14,15 +18,19 @@ import argparse
 import asyncio
 import json
 import os
+import socket
 import statistics
+import subprocess
+import sys
 import time
 from collections import Counter
+from pathlib import Path
 
-from common import bench_database, database_url, free_port, machine, setup_django, start_daphne, start_fake_openai
+from common import ROOT, bench_database, database_url, free_port, machine, setup_django, start_fake_openai
 
 REPLY_TOKEN = "好"
-# Sockets are opened this many at a time; then every client asks at the same moment.
-HANDSHAKES_AT_ONCE = 20
+HANDSHAKES_AT_ONCE = 20  # sockets are opened this many at a time; then every client asks at once
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def prepare(clients: int) -> list[str]:
@@ -41,6 +49,48 @@ def prepare(clients: int) -> list[str]:
         client.force_login(user)
         cookies.append(client.cookies["sessionid"].value)
     return cookies
+
+
+def start_servers(count: int, env: dict) -> tuple[int, list[subprocess.Popen]]:
+    """`count` daphne processes accepting on one shared listening socket; returns its port."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1024)
+    port = listener.getsockname()[1]
+    command = [sys.executable, "-m", "daphne", "--fd", str(listener.fileno()), "chatbili_site.asgi:application"]
+    processes = [
+        subprocess.Popen(command, cwd=ROOT, env=env, pass_fds=[listener.fileno()], stdout=subprocess.DEVNULL)
+        for _ in range(count)
+    ]
+    listener.close()
+    wait_until_served(port, processes)
+    return port, processes
+
+
+def wait_until_served(port: int, processes: list[subprocess.Popen], timeout: float = 60) -> None:
+    """Until the site answers /healthz (a listening socket alone says nothing about readiness)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(process.poll() is not None for process in processes):
+            raise SystemExit("a server process exited during start-up")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise SystemExit("the site did not answer /healthz")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLOCK_TICKS
 
 
 async def one_chat(url: str, cookie: str, handshakes: asyncio.Semaphore, everyone_in: asyncio.Barrier) -> dict:
@@ -66,31 +116,6 @@ async def one_chat(url: str, cookie: str, handshakes: asyncio.Semaphore, everyon
                 return {"sent": sent, "tokens": token_times, "text": text, "end": frame["type"], "reason": reason}
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-def report(clients: int, results: list, expected: str, token_delay: float) -> None:
-    failures = [r for r in results if isinstance(r, BaseException) or r["end"] != "done"]
-    good = [r for r in results if not isinstance(r, BaseException) and r["end"] == "done"]
-    lost = sum(len(expected) - len(r["text"]) for r in good) + len(expected) * len(failures)
-    first = [(r["tokens"][0] - r["sent"] - token_delay) * 1000 for r in good if r["tokens"]]
-    gaps = [(b - a - token_delay) * 1000 for r in good for a, b in zip(r["tokens"], r["tokens"][1:], strict=False)]
-    print(f"\nN = {clients}: {len(good)} chats done, {len(failures)} failed")
-    reasons = Counter(repr(r)[:80] if isinstance(r, BaseException) else r["reason"] for r in failures)
-    for reason, count in reasons.most_common(3):
-        print(f"  failure x{count}: {reason}")
-    print(f"  tokens lost: {lost} of {len(expected) * clients}")
-    if first:
-        print(f"  overhead to first token (ms): p50 {percentile(first, 0.5):.1f}  p99 {percentile(first, 0.99):.1f}")
-    if gaps:
-        print(
-            f"  gap between tokens added by us (ms): p50 {percentile(gaps, 0.5):.1f}  p99 {percentile(gaps, 0.99):.1f}"
-            f"  (mean {statistics.fmean(gaps):.1f}; {len(gaps)} gaps; tokens may be coalesced, so gaps can be < 0)"
-        )
-
-
 async def run_clients(url: str, cookies: list[str]) -> list:
     handshakes = asyncio.Semaphore(HANDSHAKES_AT_ONCE)
     everyone_in = asyncio.Barrier(len(cookies))
@@ -98,15 +123,64 @@ async def run_clients(url: str, cookies: list[str]) -> list:
     return await asyncio.gather(*chats, return_exceptions=True)
 
 
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def first_token_overhead_ms(result: dict, token_delay: float) -> float:
+    return (result["tokens"][0] - result["sent"] - token_delay) * 1000
+
+
+def report(clients: int, results: list, expected: str, token_delay: float, cpu: float) -> None:
+    failures = [r for r in results if isinstance(r, BaseException) or r["end"] != "done"]
+    good = [r for r in results if not isinstance(r, BaseException) and r["end"] == "done"]
+    lost = sum(len(expected) - len(r["text"]) for r in good) + len(expected) * len(failures)
+    first = [first_token_overhead_ms(r, token_delay) for r in good if r["tokens"]]
+    gaps = [(b - a - token_delay) * 1000 for r in good for a, b in zip(r["tokens"], r["tokens"][1:], strict=False)]
+    print(f"\nN = {clients}: {len(good)} chats done, {len(failures)} failed")
+    reasons = Counter(repr(r)[:80] if isinstance(r, BaseException) else r["reason"] for r in failures)
+    for reason, count in reasons.most_common(3):
+        print(f"  failure x{count}: {reason}")
+    print(f"  tokens lost: {lost} of {len(expected) * clients}")
+    print(f"  server CPU per streamed answer: {cpu * 1000 / max(1, len(good)):.1f} ms")
+    if first:
+        print(f"  overhead to first token (ms): p50 {percentile(first, 0.5):.1f}  p99 {percentile(first, 0.99):.1f}")
+    if gaps:
+        print(
+            f"  gap between tokens added by us (ms): p50 {percentile(gaps, 0.5):.1f}  p99 {percentile(gaps, 0.99):.1f}"
+            f"  (mean {statistics.fmean(gaps):.1f}; {len(gaps)} gaps; coalesced tokens give gaps < 0)"
+        )
+
+
+def single_user(url: str, cookie: str, token_delay: float) -> float:
+    result = asyncio.run(run_clients(url, [cookie]))[0]
+    if isinstance(result, BaseException) or not result["tokens"]:
+        raise SystemExit(f"a single ask failed: {result!r}"[:300])
+    return first_token_overhead_ms(result, token_delay)
+
+
+def measure(url: str, pids: list[int], cookies: list[str], counts: list[int], args: argparse.Namespace) -> None:
+    expected = REPLY_TOKEN * args.tokens
+    print(f"first ask after start: first-token overhead {single_user(url, cookies[0], args.token_delay):.1f} ms")
+    warm = [single_user(url, cookies[0], args.token_delay) for _ in range(5)]
+    print(f"warm single user: first-token overhead median {statistics.median(warm):.1f} ms (5 asks)")
+    for clients in counts:
+        before = cpu_seconds(pids)
+        results = asyncio.run(run_clients(url, cookies[:clients]))
+        report(clients, results, expected, args.token_delay, cpu_seconds(pids) - before)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", default="50,200")
+    parser.add_argument("--servers", type=int, default=1)
     parser.add_argument("--token-delay", type=float, default=0.02)
-    parser.add_argument("--tokens", type=int, default=60)
+    parser.add_argument("--tokens", type=int, default=150)
     args = parser.parse_args()
     counts = [int(value) for value in args.clients.split(",")]
 
-    llm_port, web_port = free_port(), free_port()
+    llm_port = free_port()
     os.environ.update(
         {"OPENAI_API_KEY": "bench-key", "OPENAI_BASE_URL": f"http://127.0.0.1:{llm_port}/v1", "OUTBOUND_PROXY": ""}
     )
@@ -116,19 +190,20 @@ def main() -> None:
     llm = start_fake_openai(llm_port, reply=REPLY_TOKEN * args.tokens, token_delay=args.token_delay)
     try:
         with bench_database("bench_ws_chat"):
-            env = {**os.environ, "DATABASE_URL": database_url()}
             cookies = prepare(max(counts))
             connection.close_pool()
-            daphne = start_daphne(web_port, env)
+            env = {**os.environ, "DATABASE_URL": database_url()}
+            port, servers = start_servers(args.servers, env)
             try:
                 print(f"machine: {machine()}")
-                print(f"fake LLM: {args.tokens} tokens, one every {args.token_delay * 1000:.0f} ms; one daphne process")
-                for clients in counts:
-                    results = asyncio.run(run_clients(f"127.0.0.1:{web_port}", cookies[:clients]))
-                    report(clients, results, REPLY_TOKEN * args.tokens, args.token_delay)
+                print(f"fake LLM: {args.tokens} tokens, one every {args.token_delay * 1000:.0f} ms")
+                print(f"{args.servers} daphne process(es) on one socket")
+                measure(f"127.0.0.1:{port}", [server.pid for server in servers], cookies, counts, args)
             finally:
-                daphne.terminate()
-                daphne.wait(timeout=30)
+                for server in servers:
+                    server.terminate()
+                for server in servers:
+                    server.wait(timeout=30)
     finally:
         llm.terminate()
         llm.wait()

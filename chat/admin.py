@@ -7,16 +7,20 @@ Generated rows, conversations and usage are read-only; tokens can only be revoke
 
 from __future__ import annotations
 
+from asgiref.sync import async_to_sync
 from django.contrib import admin, messages
-from django.db import transaction
 from django.db.models import F, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils import timezone
 
+from chat.gate import SummaryOrder, generation_open
 from chat.models import ApiToken, CommentDraftSet, Conversation, Message, Summary, UsageRecord, UserQuota
 from chat.quotas import day_bounds
-from videos.admin import VideoAdmin, video_cache_purge
+from chat.services.api_tokens import api_tokens_revoke
+from chat.services.generated import video_generated_purge
+from core.errors import AppError
+from videos.admin import VideoAdmin
 from videos.models import Video
 
 
@@ -33,21 +37,21 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 # --- videos, with what chat knows about them ------------------------------------------------------
 
 
-def summaries_drop(*, video_ids: list[int]) -> int:
-    """Drop the videos' cached summaries; the next request makes them again. Returns how many."""
-    deleted, _ = Summary.objects.filter(part__video_id__in=video_ids).delete()
-    return deleted
-
-
-@transaction.atomic
-def video_generated_purge(*, video_ids: list[int]) -> int:
-    """Purge the videos' chunks and transcripts, and their summaries and comment drafts.
-
-    Conversations are the users' and stay. Returns how many parts were purged.
-    """
-    Summary.objects.filter(part__video_id__in=video_ids).delete()
-    CommentDraftSet.objects.filter(part__video_id__in=video_ids).delete()
-    return video_cache_purge(video_ids=video_ids)
+async def summaries_regenerate(keys: list[tuple[str, int, str]]) -> dict[str, int]:
+    """Regenerate each (bvid, page, language) summary through the generation gate, as the operator
+    (no quota), one after another. Returns how many ended with each outcome: "done" or an error code."""
+    outcomes: dict[str, int] = {}
+    for bvid, page, language in keys:
+        try:
+            events = await generation_open(user=None, bvid=bvid, page=page, order=SummaryOrder(language, True))
+            outcome = "incomplete"
+            async for event in events:
+                if event["type"] in ("done", "error"):
+                    outcome = "done" if event["type"] == "done" else event["code"]
+        except AppError as exc:
+            outcome = exc.code
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
 
 
 def _tokens_spent(rows: QuerySet, video_path: str) -> Coalesce:
@@ -86,10 +90,16 @@ class VideoWithGenerationsAdmin(VideoAdmin):
         """Summaries, comment drafts and chat answers on this video's parts."""
         return video.tokens_total
 
-    @admin.action(description="Regenerate summaries (drop the cached ones; the next request makes them)")
+    @admin.action(description="Regenerate summaries (each cached one again, now; this waits for them)")
     def regenerate_summaries(self, request: HttpRequest, queryset: QuerySet[Video]) -> None:
-        dropped = summaries_drop(video_ids=list(queryset.values_list("pk", flat=True)))
-        self.message_user(request, f"dropped {dropped} cached summaries", messages.SUCCESS)
+        summaries = Summary.objects.filter(part__video__in=queryset).order_by("part__video__bvid", "part__page")
+        keys = list(summaries.values_list("part__video__bvid", "part__page", "language").distinct())
+        outcomes = async_to_sync(summaries_regenerate)(keys)
+        failed = {outcome: count for outcome, count in outcomes.items() if outcome != "done"}
+        text = f"regenerated {outcomes.get('done', 0)} of {len(keys)} summaries"
+        if failed:
+            text += "; failed: " + ", ".join(f"{code} ×{count}" for code, count in sorted(failed.items()))
+        self.message_user(request, text, messages.WARNING if failed else messages.SUCCESS)
 
     @admin.action(description="Purge cached data (chunks, transcripts, summaries, comment drafts)")
     def purge(self, request: HttpRequest, queryset: QuerySet[Video]) -> None:
@@ -204,7 +214,7 @@ class ApiTokenAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
-        revoked = queryset.filter(revoked_at=None).update(revoked_at=timezone.now())
+        revoked = api_tokens_revoke(tokens=queryset)
         self.message_user(request, f"revoked {revoked} tokens", messages.SUCCESS)
 
 

@@ -2,9 +2,11 @@
 
 Generating endpoints answer JSON when the work is done, or stream it with `stream=true` as
 server-sent events: `event: <type>` and `data: <the event as JSON>`, the same events the
-websocket sends (see chat.summaries, chat.comments, chat.conversations). Anything that may call
-the LLM checks the user's quota first (429 with Retry-After); a cached summary is free.
-Someone else's conversation or token is a 404, exactly like a missing one.
+websocket sends (see chat.summaries, chat.comments, chat.conversations). Every generating
+endpoint opens its stream through the generation gate (chat.gate), like the websocket and the
+CLI: part_not_found 404, part_not_ready/ingest_failed 409, quota_exceeded 429 with Retry-After (a
+cached summary is free). Request bodies are the schemas of chat.schemas, which the websocket
+validates its frames with. Someone else's conversation or token is a 404, exactly like a missing one.
 """
 
 from __future__ import annotations
@@ -17,28 +19,26 @@ from typing import Annotated, Any, Literal
 
 from channels.db import aclose_old_connections
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Count, QuerySet
-from django.http import Http404, HttpRequest, StreamingHttpResponse
+from django.db.models import QuerySet
+from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Field, Path, Query, Router, Schema, Status
 from ninja.pagination import PageNumberPagination, paginate
 from pydantic import ConfigDict
 
-from chat.api_tokens import api_token_create, api_token_revoke, api_tokens_for_user
-from chat.comments import comment_drafts_stream
-from chat.conversations import answer_stream
-from chat.llm import GenerationError
-from chat.models import ApiToken, Conversation, Message, Summary
-from chat.quotas import aquota_check, aquota_check_for_summary, usage_summary
-from chat.summaries import summary_get_or_generate, summary_stream
-from core.api import ApiError, error_responses
-from videos.api import Bvid, Page, PartOut, apart_get_or_404, part_out, part_require_ready
+from chat.errors import CONVERSATION_NOT_FOUND, INCOMPLETE, INTERNAL_ERROR, PART_NOT_READY, SESSION_REQUIRED
+from chat.gate import AnswerOrder, CommentsOrder, GateStream, SummaryOrder, generation_open
+from chat.models import ApiToken, Conversation, Message
+from chat.quotas import usage_summary
+from chat.schemas import MAX_ID, NO_NUL, ChatIn, CommentsIn, Language
+from chat.selectors import api_tokens_for_user, conversations_for_user
+from chat.services.api_tokens import api_token_create, api_token_revoke
+from core.api import error_responses
+from core.errors import AppError, ErrorKind, kind_for_code
+from videos.api import Bvid, Page, PartOut, part_out
+from videos.selectors import apart_get_or_404
 
 logger = logging.getLogger(__name__)
 router = Router(tags=["chat"])
-
-Language = Literal["zh", "en", "auto"]
-MAX_ID = 2**63 - 1
-NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
 
 
 # --- server-sent events -----------------------------------------------------------------------------
@@ -50,32 +50,58 @@ def sse_frame(event: dict) -> str:
     return f"event: {event.get('type', 'message')}\ndata: {data}\n\n"
 
 
-async def sse_frames(first: dict, events: AsyncIterator[dict]) -> AsyncIterator[str]:
+async def sse_frames(first: dict, events: GateStream) -> AsyncIterator[str]:
     """The events as SSE frames; a failure after the headers went out becomes an `error` event."""
     try:
         yield sse_frame(first)
         async for event in events:
             yield sse_frame(event)
-    except GenerationError as exc:
-        yield sse_frame({"type": "error", "code": exc.code, "message": exc.message})
+    except AppError as exc:
+        yield sse_frame({"type": "error", **_error_fields(exc)})
     except Exception:
         logger.exception("an SSE stream failed")
-        yield sse_frame({"type": "error", "code": "internal_error", "message": "内部错误 / Internal error"})
+        yield sse_frame({"type": "error", **_error_fields(AppError(INTERNAL_ERROR))})
     finally:
         await events.aclose()
         await aclose_old_connections()
 
 
-async def sse_response(events: AsyncIterator[dict]) -> StreamingHttpResponse:
+def _error_fields(error: AppError) -> dict:
+    rendered = error.as_dict()
+    return {**rendered["details"], "code": rendered["code"], "message": rendered["message"]}
+
+
+async def sse_response(events: GateStream) -> StreamingHttpResponse:
     """Stream `events`. The first one is awaited here, so errors before it get their HTTP status."""
     try:
         first = await anext(events)
     except StopAsyncIteration:
-        raise ApiError("incomplete", "生成意外结束 / The generation ended early", status=502) from None
+        raise AppError(INCOMPLETE) from None
     response = StreamingHttpResponse(sse_frames(first, events), content_type="text/event-stream; charset=utf-8")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
+
+
+def stream_error(event: dict) -> AppError:
+    """A stream's `error` event as an AppError: its code and status, its message as rendered."""
+    kind = kind_for_code(event["code"])
+    as_sent = ErrorKind(kind.code, "{text}", "{text}", kind.status, kind.retryable)
+    details = {key: value for key, value in event.items() if key not in ("type", "code", "message")}
+    return AppError(as_sent, details=details, text=event["message"])
+
+
+async def last_event(events: GateStream) -> dict:
+    """Run a stream to its `done` event; an `error` event becomes its AppError (502 upstream)."""
+    try:
+        async for event in events:
+            if event["type"] == "done":
+                return event
+            if event["type"] == "error":
+                raise stream_error(event)
+    finally:
+        await events.aclose()
+    raise AppError(INCOMPLETE)
 
 
 def sse_openapi(what: str, events: list[str]) -> dict:
@@ -133,12 +159,6 @@ class PendingOut(Schema):
     part: PartOut
 
 
-def summary_out(summary: Summary, *, bvid: str, page: int) -> dict:
-    fields = ["id", "language", "status", "content", "key_points", "highlights", "mode", "offline", "model"]
-    fields += ["prompt_version", "llm_calls", "prompt_tokens", "completion_tokens", "completed_at"]
-    return {"bvid": bvid, "page": page, **{name: getattr(summary, name) for name in fields}}
-
-
 @router.get(
     "/videos/{bvid}/parts/{page}/summary",
     response={200: SummaryOut, 202: PendingOut, **error_responses(404, 409, 429, 502)},
@@ -151,26 +171,16 @@ async def summary_get(request: HttpRequest, bvid: Bvid, page: Page, query: Query
     """The part's summary. 202 with the ingestion status while the part is not ready yet."""
     part = await apart_get_or_404(bvid=bvid, page=page)
     if not part.is_ready and part.is_in_progress:
-        pending = {"status": "ingesting", "message": "视频还在处理中 / Still being processed", "part": part_out(part)}
+        pending = {"status": "ingesting", "message": AppError(PART_NOT_READY).message(), "part": part_out(part)}
         return Status(202, pending)
-    part_require_ready(part)
-    cached = await aquota_check_for_summary(request.auth, part_id=part.pk, language=query.language)
+    events = await generation_open(user=request.auth, bvid=bvid, page=page, order=SummaryOrder(query.language))
     if query.stream:
-        return await sse_response(summary_stream(part, query.language, request.auth))
-    summary = cached or await summary_get_or_generate(part, query.language, request.auth)
-    return summary_out(summary, bvid=bvid, page=page)
+        return await sse_response(events)
+    done = await last_event(events)
+    return {"bvid": bvid, "page": page, **done["summary"]}
 
 
 # --- comment drafts ---------------------------------------------------------------------------------
-
-
-class CommentsIn(Schema):
-    model_config = ConfigDict(extra="forbid")  # a misspelt field is a 422, not ignored
-
-    tone: str = Field(
-        "认真", min_length=1, max_length=20, pattern=NO_NUL, description="认真, 幽默, 提问, 夸夸 (or serious, funny, …)"
-    )
-    language: Language = "zh"
 
 
 class CommentDraftsOut(Schema):
@@ -196,36 +206,15 @@ async def comment_drafts_create(
     request: HttpRequest, bvid: Bvid, page: Page, body: CommentsIn, query: Query[StreamQuery]
 ) -> Any:
     """Draft three comments for the part in a tone; the summary is made first when needed."""
-    part = await apart_get_or_404(bvid=bvid, page=page)
-    part_require_ready(part)
-    await aquota_check(request.auth)
-    events = comment_drafts_stream(part, tone=body.tone, user=request.auth, language=body.language)
+    order = CommentsOrder(body.tone, body.language)
+    events = await generation_open(user=request.auth, bvid=bvid, page=page, order=order)
     if query.stream:
         return await sse_response(events)
     done = await last_event(events)
     return {"bvid": bvid, "page": page, **done["comment_set"]}
 
 
-async def last_event(events: AsyncIterator[dict]) -> dict:
-    """Run a stream to its `done` event; an `error` event becomes a 502 with the partial text."""
-    async for event in events:
-        if event["type"] == "done":
-            return event
-        if event["type"] == "error":
-            details = {key: value for key, value in event.items() if key not in ("type", "code", "message")}
-            raise ApiError(event["code"], event["message"], status=502, details=details)
-    raise ApiError("incomplete", "生成意外结束 / The generation ended early", status=502)
-
-
 # --- chat -------------------------------------------------------------------------------------------
-
-
-class ChatIn(Schema):
-    model_config = ConfigDict(extra="forbid")  # a misspelt field is a 422, not ignored
-
-    question: str = Field(min_length=1, max_length=2000, pattern=NO_NUL)
-    conversation_id: int | None = Field(None, ge=1, le=MAX_ID, description="Continue this conversation")
-    language: Language = "auto"
 
 
 class CitationOut(Schema):
@@ -260,35 +249,30 @@ class AnswerOut(Schema):
 )
 async def chat_ask(request: HttpRequest, bvid: Bvid, page: Page, body: ChatIn, query: Query[StreamQuery]) -> Any:
     """Ask a question about a ready part; pass `conversation_id` to continue a conversation."""
-    part = await apart_get_or_404(bvid=bvid, page=page)
-    part_require_ready(part)
-    await aquota_check(request.auth)
-    events = answer_stream(
-        user=request.auth,
-        part=part,
-        question=body.question,
-        conversation_id=body.conversation_id,
-        language=body.language,
-    )
+    order = AnswerOrder(body.question, body.conversation_id, body.language)
+    events = await generation_open(user=request.auth, bvid=bvid, page=page, order=order)
     if query.stream:
         return await sse_response(events)
     return await answer_collect(events)
 
 
-async def answer_collect(events: AsyncIterator[dict]) -> dict:
-    """The whole answer from its events; an `error` event becomes a 502."""
+async def answer_collect(events: GateStream) -> dict:
+    """The whole answer from its events; an `error` event becomes its AppError (502 upstream)."""
     content, citations = "", []
-    async for event in events:
-        if event["type"] == "token":
-            content += event["text"]
-        elif event["type"] == "citations":
-            citations = event["citations"]
-        elif event["type"] == "done":
-            fields = ["conversation_id", "message_id", "status", "usage", "offline"]
-            return {**{name: event[name] for name in fields}, "content": content, "citations": citations}
-        elif event["type"] == "error":
-            raise ApiError(event["code"], event["message"], status=502, details={"message_id": event["message_id"]})
-    raise ApiError("incomplete", "生成意外结束 / The generation ended early", status=502)
+    try:
+        async for event in events:
+            if event["type"] == "token":
+                content += event["text"]
+            elif event["type"] == "citations":
+                citations = event["citations"]
+            elif event["type"] == "done":
+                fields = ["conversation_id", "message_id", "status", "usage", "offline"]
+                return {**{name: event[name] for name in fields}, "content": content, "citations": citations}
+            elif event["type"] == "error":
+                raise stream_error(event)
+    finally:
+        await events.aclose()
+    raise AppError(INCOMPLETE)
 
 
 # --- my conversations -------------------------------------------------------------------------------
@@ -319,7 +303,7 @@ class MessageOut(Schema):
     status: str
     citations: list[CitationOut]
     offline: bool
-    error: str = Field(alias="error_message")
+    error: str  # why it failed or stopped, in the active language
     created_at: datetime
 
 
@@ -335,15 +319,6 @@ class BoundedPages(PageNumberPagination):
     class Input(Schema):
         page: int = Field(1, ge=1, le=100_000)
         page_size: int | None = Field(None, ge=1, le=100)
-
-
-def conversations_for_user(user: Any) -> QuerySet[Conversation]:
-    return (
-        Conversation.objects.filter(user=user)
-        .select_related("part__video")
-        .annotate(message_count=Count("messages"))
-        .order_by("-updated_at", "-id")
-    )
 
 
 @router.get("/conversations", response={200: list[ConversationOut], **error_responses()}, tags=["conversations"])
@@ -362,7 +337,7 @@ def conversation_detail(request: HttpRequest, conversation_id: Annotated[int, Pa
     """One of my conversations with its messages; anyone else's is a 404."""
     conversation = conversations_for_user(request.auth).filter(pk=conversation_id).first()
     if conversation is None:
-        raise Http404("找不到这个对话 / Conversation not found")
+        raise AppError(CONVERSATION_NOT_FOUND)
     return conversation
 
 
@@ -424,7 +399,7 @@ def token_list(request: HttpRequest) -> Any:
 def token_create(request: HttpRequest, body: TokenIn) -> Status[ApiToken]:
     """Create a token (signed-in session only, so a leaked token cannot mint more)."""
     if getattr(request, "auth_method", None) != "session":
-        raise ApiError("session_required", "请在账户页面创建令牌 / Create tokens from your account page", status=403)
+        raise AppError(SESSION_REQUIRED)
     token, raw = api_token_create(user=request.auth, name=body.name)
     token.token = raw  # only on this response
     return Status(201, token)

@@ -21,14 +21,18 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
+from chat.errors import BAD_TONE
 from chat.highlights import Highlight, highlights_prompt_text
-from chat.llm import OFFLINE_MODEL, ChatStream, GenerationError, LLMError, chat_model, llm_available, user_id_of
-from chat.models import CommentDraftSet, Summary, UsageRecord
+from chat.llm import OFFLINE_MODEL, ChatStream, LLMError, chat_model, llm_available, user_id_of
+from chat.models import Summary, UsageRecord
 from chat.offline import offline_comment_drafts
 from chat.prompts import load_prompt
 from chat.selectors import asummary_current, part_transcript
-from chat.summaries import LANGUAGE_INSTRUCTIONS, summary_stream
+from chat.services.comments import comment_draft_set_create
+from chat.summaries import summary_stream
+from chat.summaries.planning import LANGUAGE_INSTRUCTIONS
 from chat.timestamps import StreamingTimestampFixer, TimestampChecker
+from core.errors import AppError
 from videos.models import VideoPart
 
 COMMENTS_PROMPT_VERSION = "v1"
@@ -45,10 +49,10 @@ _NUMBERED = re.compile(r"^\s*(?:\d+[.、)）:：]|[-*•])\s*(.+?)\s*$")
 
 
 def normalize_tone(tone: str) -> str:
-    """The tone's Chinese name; raises GenerationError for an unknown tone."""
+    """The tone's Chinese name; raises AppError(BAD_TONE) for an unknown tone."""
     name = TONE_ALIASES.get(tone.strip().lower(), tone.strip())
     if name not in TONES:
-        raise GenerationError("bad_tone", f"不支持的语气：{tone}", f"Unknown tone {tone!r} (use {', '.join(TONES)})")
+        raise AppError(BAD_TONE, tone=tone, tones=", ".join(TONES))
     return name
 
 
@@ -74,8 +78,8 @@ async def comment_drafts_stream(
     if summary is None:
         yield {"type": "progress", "stage": "summary"}
         async for event in summary_stream(part_id, language, user):
-            if event["type"] == "error":
-                yield {**event, "message": f"摘要生成失败，无法起草评论：{event['message']}"}
+            if event["type"] == "error":  # no summary, no drafts: the summary's error ends this stream
+                yield event
                 return
         summary = await asummary_current(part_id=part_id, language=language)
         assert summary is not None
@@ -118,7 +122,7 @@ async def _llm_drafts(
     except LLMError as exc:
         partial = text + fixer.flush()
         status = "interrupted" if exc.interrupted else "failed"
-        yield {"type": "error", "code": exc.code, "message": exc.message, "status": status, "content": partial}
+        yield {"type": "error", "code": exc.code, "message": exc.message(), "status": status, "content": partial}
         return
     rest = fixer.flush()
     if rest:
@@ -147,7 +151,7 @@ async def _done(
     offline: bool,
     tokens: tuple[int, int] = (0, 0),
 ) -> dict:
-    comment_set = await CommentDraftSet.objects.acreate(
+    comment_set = await sync_to_async(comment_draft_set_create)(
         user_id=user_id_of(user),
         part_id=part_id,
         summary=summary,

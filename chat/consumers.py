@@ -2,11 +2,25 @@
 
 Protocol (JSON frames; see README):
   client → {"type": "ask", "question", "conversation_id"?, "language"?}
-           {"type": "summary", "language"?}  {"type": "regenerate", "language"?}  {"type": "cancel"}
-           {"type": "comments", "tone", "language"?}
+           {"type": "summary", "language"?}  {"type": "regenerate", "language"?}
+           {"type": "comments", "tone"?, "language"?}  {"type": "cancel"}
   server → {"type": "progress", "stage", "percent", "error", "page", "bvid"}
            {"type": "start" | "token" | "citations" | "done" | "error", "stream": "summary"|"answer"|"comments", ...}
-The consumer only routes: the work is in chat.conversations and chat.summaries.
+           {"type": "cancelled", "stream": "answer"|"summary"|"comments"|null}
+
+The socket is always accepted first, then closed with 4401 when nobody is signed in (or the
+session expired) and 4404 when the part does not exist: a close before accepting would reach
+the browser as a failed handshake (HTTP 403), without the code.
+
+`cancel` stops every running stream and is acknowledged once per stream it stopped with
+`{"type": "cancelled", "stream": <name>}`, sent after that stream's last frame; when nothing was
+running, with `{"type": "cancelled", "stream": null}`.
+
+Every request goes through the generation gate (chat.gate); its errors, and a stream's, become
+`{"type": "error", "stream", "code", "message", **details}` frames (over quota: `limit` and
+`retry_after`), in the socket's language: the `django_language` cookie, else Accept-Language,
+else Chinese. Frames are validated like the API's bodies (chat.schemas): the same bad input is
+the same `invalid_request`; an unknown `type` is `bad_request`.
 """
 
 from __future__ import annotations
@@ -14,25 +28,44 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext
 from channels.db import aclose_old_connections
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation.trans_real import parse_accept_lang_header
 
-from chat.comments import comment_drafts_stream
-from chat.conversations import answer_stream
-from chat.llm import GenerationError
-from chat.quotas import QuotaExceeded, aquota_check, aquota_check_for_summary
-from chat.summaries import summary_stream
+from chat.errors import BAD_REQUEST, BUSY, INTERNAL_ERROR
+from chat.gate import GateStream, generation_open
+from chat.schemas import order_from_frame
+from core.errors import AppError, language_of
 from videos.models import VideoPart
 from videos.progress import video_group_name
+from videos.selectors import apart_get_or_404
 
 logger = logging.getLogger(__name__)
 
 PROGRESS_POLL_SECONDS = 1.0
-LANGUAGES = ("zh", "en", "auto")
+CLOSE_SIGNED_OUT = 4401
+CLOSE_NO_SUCH_PART = 4404
+# The frame types that start a stream, and the stream each runs on.
+STREAM_OF = {"ask": "answer", "summary": "summary", "regenerate": "summary", "comments": "comments"}
+STREAMS = ("answer", "summary", "comments")
+DJANGO_LANGUAGE = {"zh": "zh-hans", "en": "en"}
+
+
+def socket_language(scope: dict) -> str:
+    """ "zh" or "en": the page's language cookie, else the browser's Accept-Language, else zh."""
+    cookie = scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME)
+    if cookie:
+        return language_of(cookie)
+    header = dict(scope.get("headers", [])).get(b"accept-language", b"").decode("latin-1")
+    for code, _quality in parse_accept_lang_header(header):
+        if code.startswith(("zh", "en")):
+            return language_of(code)
+    return "zh"
 
 
 class VideoPartConsumer(AsyncJsonWebsocketConsumer):
@@ -40,33 +73,34 @@ class VideoPartConsumer(AsyncJsonWebsocketConsumer):
     group: str
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        """Each socket gets its own thread for database calls, so sockets do not wait on each other."""
+        """Each socket gets its own thread for database calls, so sockets do not wait on each other,
+        and renders everything (errors, progress) in its own language."""
         async with ThreadSensitiveContext():
-            try:
-                await super().__call__(scope, receive, send)
-            finally:
-                await aclose_old_connections()
+            with translation.override(DJANGO_LANGUAGE[socket_language(scope)]):
+                try:
+                    await super().__call__(scope, receive, send)
+                finally:
+                    await aclose_old_connections()
 
     async def connect(self) -> None:
         self.tasks: dict[str, asyncio.Task] = {}
+        self.language = socket_language(self.scope)
+        await self.accept()  # first: a close code sent before accepting never reaches the browser
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=4401)
+            await self.close(code=CLOSE_SIGNED_OUT, reason="not signed in")
             return
         kwargs = self.scope["url_route"]["kwargs"]
-        part = (
-            await VideoPart.objects.select_related("video")
-            .filter(video__bvid=kwargs["bvid"], page=kwargs["page"])
-            .afirst()
-        )
-        if part is None:
-            await self.close(code=4404)
+        try:
+            part = await apart_get_or_404(bvid=kwargs["bvid"], page=kwargs["page"])
+        except AppError:
+            await self.close(code=CLOSE_NO_SUCH_PART, reason="no such part")
             return
+        finally:
+            await aclose_old_connections()
         self.part = part
         self.group = video_group_name(part.video.bvid)
         await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
-        await aclose_old_connections()
         await self.send_json({"type": "progress", **part.progress_dict()})
         if part.is_in_progress:
             self.tasks["progress"] = asyncio.create_task(self.watch_progress())
@@ -81,90 +115,65 @@ class VideoPartConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if not hasattr(self, "part"):
+            return  # closed in connect; frames still in flight are dropped
         kind = content.get("type") if isinstance(content, dict) else None
-        language = content.get("language", "zh") if isinstance(content, dict) else "zh"
-        if language not in LANGUAGES:
-            language = "zh"
-        if kind == "ask":
-            if not await self.over_quota("answer"):
-                await self.start_answer(content, language)
-        elif kind in ("summary", "regenerate"):
-            if await self.over_quota("summary", language=language, regenerate=kind == "regenerate"):
-                return
-            events = summary_stream(self.part, language, self.scope["user"], regenerate=kind == "regenerate")
-            await self.start_stream("summary", events)
-        elif kind == "comments":
-            if await self.over_quota("comments"):
-                return
-            tone = str(content.get("tone") or "认真")[:20]
-            events = comment_drafts_stream(self.part, tone=tone, user=self.scope["user"], language=language)
-            await self.start_stream("comments", events)
-        elif kind == "cancel":
-            for name in ("answer", "summary", "comments"):
-                if task := self.tasks.get(name):
-                    task.cancel()
-        else:
-            await self.send_error("bad_request", "未知的消息类型 / Unknown message type", stream=None)
-
-    async def over_quota(self, stream: str, *, language: str = "zh", regenerate: bool = False) -> bool:
-        """Send an `error` frame (code quota_exceeded, retry_after) when the user is over quota."""
-        user = self.scope["user"]
+        if kind == "cancel":
+            await self.cancel_streams()
+            return
+        stream = STREAM_OF.get(kind) if isinstance(kind, str) else None
+        if stream is None:
+            await self.send_error(AppError(BAD_REQUEST, reason=f"type={kind!r}"), stream=None)
+            return
+        if self.running(stream):
+            await self.send_error(AppError(BUSY), stream=stream)
+            return
         try:
-            if stream == "summary":
-                await aquota_check_for_summary(user, part_id=self.part.pk, language=language, regenerate=regenerate)
-            else:
-                await aquota_check(user)
-        except QuotaExceeded as exc:
+            order = order_from_frame(kind, {key: value for key, value in content.items() if key != "type"})
+            events = await generation_open(
+                user=self.scope["user"], bvid=self.part.video.bvid, page=self.part.page, order=order
+            )
+        except AppError as exc:
             await aclose_old_connections()
-            frame = {"type": "error", "code": exc.code, "message": exc.message, "stream": stream}
-            await self.send_json({**frame, "limit": exc.limit, "retry_after": exc.retry_after_seconds})
-            return True
-        return False
-
-    async def start_answer(self, content: dict, language: str) -> None:
-        question = content.get("question")
-        conversation_id = content.get("conversation_id")
-        if not isinstance(question, str) or not question.strip() or len(question) > 2000:
-            await self.send_error("bad_request", "问题需要是 1–2000 字的文本 / Ask 1–2000 characters", stream="answer")
-            return
-        if conversation_id is not None and not isinstance(conversation_id, int):
-            await self.send_error("bad_request", "conversation_id 需要是整数 / must be an integer", stream="answer")
-            return
-        self.part = await VideoPart.objects.select_related("video").aget(pk=self.part.pk)
-        events = answer_stream(
-            user=self.scope["user"],
-            part=self.part,
-            question=question,
-            conversation_id=conversation_id,
-            language=language,
-        )
-        await self.start_stream("answer", events)
-
-    async def start_stream(self, stream: str, events: AsyncIterator[dict]) -> None:
-        running = self.tasks.get(stream)
-        if running is not None and not running.done():
-            await events.aclose()
-            await self.send_error("busy", "上一个请求还在进行中 / The previous request is still running", stream=stream)
+            await self.send_error(exc, stream=stream)
             return
         self.tasks[stream] = asyncio.create_task(self.forward(stream, events))
 
-    async def forward(self, stream: str, events: AsyncIterator[dict]) -> None:
+    def running(self, stream: str) -> bool:
+        task = self.tasks.get(stream)
+        return task is not None and not task.done()
+
+    async def cancel_streams(self) -> None:
+        """Stop the running streams, then acknowledge each (or once with stream null)."""
+        cancelled = [stream for stream in STREAMS if self.running(stream)]
+        for stream in cancelled:
+            self.tasks[stream].cancel()
+        for stream in cancelled:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.tasks[stream]
+        for stream in cancelled or [None]:
+            await self.send_json({"type": "cancelled", "stream": stream})
+
+    async def forward(self, stream: str, events: GateStream) -> None:
+        """Send the stream's events as frames (rendered in the socket's language: see __call__)."""
         try:
             async for event in events:
                 await self.send_json({**event, "stream": stream})
-        except GenerationError as exc:
-            await self.send_error(exc.code, exc.message, stream=stream)
+        except AppError as exc:
+            await self.send_error(exc, stream=stream)
         except asyncio.CancelledError:
-            await events.aclose()
             raise
         except Exception:
             logger.exception("the %s stream failed", stream)
-            await self.send_error("internal_error", "内部错误，请重试 / Internal error, please retry", stream=stream)
+            await self.send_error(AppError(INTERNAL_ERROR), stream=stream)
         finally:
+            await events.aclose()
             await aclose_old_connections()
 
-    async def send_error(self, code: str, message: str, *, stream: str | None) -> None:
-        await self.send_json({"type": "error", "code": code, "message": message, "stream": stream})
+    async def send_error(self, error: AppError, *, stream: str | None) -> None:
+        rendered = error.as_dict(self.language)
+        frame = {"type": "error", "stream": stream, "code": rendered["code"], "message": rendered["message"]}
+        await self.send_json({**rendered["details"], **frame})
 
     async def ingest_progress(self, event: dict) -> None:
         """From the video's group (other processes with REDIS_URL, or this one)."""

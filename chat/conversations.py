@@ -6,9 +6,11 @@ the API:
     {"type": "token", "text"}
     {"type": "citations", "citations": [{"chunk_id", "start_ms", "end_ms", "label"}]}
     {"type": "done", "conversation_id", "message_id", "status", "usage", "offline"}
-    {"type": "error", "code", "message", "message_id"}
+    {"type": "error", "code", "message", **details, "message_id"}
 Both sides are saved as `Message`s. A client that goes away mid-answer cancels the generator:
-the LLM stream is closed and the partial answer is saved as interrupted.
+the LLM stream is closed and the partial answer is saved as interrupted. The writes (question,
+answer begun and finished) are chat.services.conversations; `conversation_get_for_user` is a
+selector, importable from here as before.
 """
 
 from __future__ import annotations
@@ -16,20 +18,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.db import aclose_old_connections
 from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
 
-from chat.llm import ChatStream, GenerationError, LLMError, llm_available
-from chat.models import Conversation, Message, UsageRecord
+from chat.errors import CLIENT_DISCONNECTED, INTERNAL_ERROR, PART_NOT_READY
+from chat.llm import ChatStream, LLMError, llm_available
+from chat.models import Message, UsageRecord
 from chat.prompts import load_prompt
 from chat.retrieval import RetrievedChunk, retrieve_chunks
+from chat.selectors import conversation_get_for_user
+from chat.services.conversations import AnswerStart, answer_begin, answer_finish
 from chat.timestamps import (
     TIMESTAMP_PATTERN,
     StreamingTimestampFixer,
@@ -37,95 +38,21 @@ from chat.timestamps import (
     format_timestamp,
     parse_timestamp,
 )
+from core.errors import AppError
 from core.tokens import count_tokens
 from videos.models import VideoPart
 
 logger = logging.getLogger(__name__)
 
+__all__ = ["answer_messages", "answer_stream", "citations_in", "conversation_get_for_user", "history_within_budget"]
+
 ANSWER_PROMPT_VERSION = "v1"
-# A message still "streaming" after this long belongs to a server that died.
-STALE_STREAMING_AFTER = timedelta(minutes=5)
 OFFLINE_QUOTES = 3
 LANGUAGE_INSTRUCTIONS = {
     "zh": "用简体中文回答。",
     "en": "Answer in English.",
     "auto": "用提问者使用的语言回答。",
 }
-
-
-class ChatError(GenerationError):
-    """A chat request that cannot be served (unknown conversation, one already answering, ...)."""
-
-
-@dataclass
-class AnswerStart:
-    conversation: Conversation
-    question: Message
-    answer: Message
-
-
-# --- persistence --------------------------------------------------------------------------------
-
-
-def conversation_get_for_user(*, user: Any, conversation_id: int) -> Conversation:
-    """The user's own conversation; anyone else's looks exactly like a missing one."""
-    conversation = Conversation.objects.filter(pk=conversation_id, user=user).select_related("part").first()
-    if conversation is None:
-        raise ChatError("conversation_not_found", "找不到这个对话", "Conversation not found")
-    return conversation
-
-
-@transaction.atomic
-def answer_begin(*, user: Any, part: VideoPart, question: str, conversation_id: int | None) -> AnswerStart:
-    """Save the question and an empty streaming answer; refuse a second answer in flight."""
-    question = question.strip()
-    if not question:
-        raise ChatError("empty_question", "问题不能为空", "The question is empty")
-    if conversation_id is None:
-        conversation = Conversation.objects.create(user=user, part=part, title=question[:60])
-    else:
-        conversation = conversation_get_for_user(user=user, conversation_id=conversation_id)
-        if conversation.part_id != part.pk:
-            raise ChatError("conversation_not_found", "找不到这个对话", "Conversation not found")
-    conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
-    _refuse_if_answering(conversation)
-    asked = Message.objects.create(conversation=conversation, role=Message.Role.USER, content=question)
-    answer = Message.objects.create(
-        conversation=conversation, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING
-    )
-    Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
-    return AnswerStart(conversation, asked, answer)
-
-
-def _refuse_if_answering(conversation: Conversation) -> None:
-    streaming = conversation.messages.filter(status=Message.Status.STREAMING)
-    stale = streaming.filter(updated_at__lt=timezone.now() - STALE_STREAMING_AFTER)
-    stale.update(status=Message.Status.INTERRUPTED, error_message="服务器重启，回答中断 / Server restarted")
-    if streaming.exists():
-        raise ChatError("answer_in_progress", "这个对话正在回答上一个问题", "This conversation is still answering")
-
-
-def answer_finish(
-    *,
-    message_id: int,
-    content: str,
-    status: str,
-    citations: list[dict] | None = None,
-    prompt_tokens: int = 0,
-    completion_tokens: int = 0,
-    error_message: str = "",
-    offline: bool = False,
-) -> None:
-    Message.objects.filter(pk=message_id).update(
-        content=content,
-        status=status,
-        citations=citations or [],
-        prompt_tokens=prompt_tokens,
-        completion_tokens=completion_tokens,
-        error_message=error_message[:2000],
-        offline=offline,
-        updated_at=timezone.now(),
-    )
 
 
 # --- prompt -------------------------------------------------------------------------------------
@@ -211,7 +138,7 @@ async def answer_stream(
 ) -> AsyncIterator[dict]:
     """Answer one question about a ready part, streaming protocol events (see the module doc)."""
     if not part.is_ready:
-        raise ChatError("part_not_ready", "视频还在处理中，请稍候", "The video is still being processed")
+        raise AppError(PART_NOT_READY)
     start = await sync_to_async(answer_begin)(user=user, part=part, question=question, conversation_id=conversation_id)
     answer = _Answer(start, user=user, part=part, language=language)
     yield {"type": "start", "conversation_id": start.conversation.pk, "message_id": start.answer.pk}
@@ -236,14 +163,14 @@ class _Answer:
             else:
                 async for event in self._offline(chunks):
                     yield event
-        except LLMError as exc:
-            yield await self._failed(exc.code, exc.message, interrupted=exc.interrupted)
+        except AppError as exc:
+            yield await self._failed(exc, interrupted=isinstance(exc, LLMError) and exc.interrupted)
         except (asyncio.CancelledError, GeneratorExit):
             await self._save_interrupted()
             raise
         except Exception:
             logger.exception("answering message %s failed", self.start.answer.pk)
-            yield await self._failed("internal_error", "内部错误，请重试 / Internal error, please retry")
+            yield await self._failed(AppError(INTERNAL_ERROR))
 
     async def _generate(self, chunks: list[RetrievedChunk]) -> AsyncIterator[dict]:
         earlier = await self._earlier_messages()
@@ -300,17 +227,24 @@ class _Answer:
         )
         return [message async for message in earlier.order_by("created_at", "id")]
 
-    async def _failed(self, code: str, message: str, *, interrupted: bool = False) -> dict:
+    async def _failed(self, error: AppError, *, interrupted: bool = False) -> dict:
         status = Message.Status.INTERRUPTED if interrupted or self.text else Message.Status.FAILED
         await sync_to_async(answer_finish)(
-            message_id=self.start.answer.pk, content=self.text, status=status, error_message=message
+            message_id=self.start.answer.pk, content=self.text, status=status, error=error
         )
-        return {"type": "error", "code": code, "message": message, "message_id": self.start.answer.pk}
+        body = error.as_dict()
+        return {
+            "type": "error",
+            "code": error.code,
+            "message": body["message"],
+            **body["details"],
+            "message_id": self.start.answer.pk,
+        }
 
     async def _save_interrupted(self) -> None:
         await sync_to_async(answer_finish)(
             message_id=self.start.answer.pk,
             content=self.text,
             status=Message.Status.INTERRUPTED,
-            error_message="客户端断开 / Client disconnected",
+            error=AppError(CLIENT_DISCONNECTED),
         )

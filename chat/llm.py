@@ -8,30 +8,33 @@
 The client comes from `core.http.openai_client()` (base URL, key, timeout, OUTBOUND_PROXY
 through the SDK's own `http_client`), one per call; a caller that makes several calls in a row
 (a map-reduce summary) may pass one it opened itself as `client=` and close it after.
-429, 408/409, 5xx, timeouts and connection errors are retried LLM_RETRY_ATTEMPTS times, but
-only before the first token: once text has been handed out, a failure raises `LLMError`
-carrying the partial text (`interrupted`).
+429, 408/409, 5xx, timeouts and connection errors are retried (core.http.with_retries, with
+LLM_RETRY_ATTEMPTS and the server's Retry-After), but only before the first token: once text
+has been handed out, a failure raises `LLMError` (code llm_failed) carrying the partial text
+(`interrupted`).
 
-Every call, finished or not, writes a `UsageRecord`: user, purpose, model, prompt and
-completion tokens (the provider's, or counted with tiktoken when it reports none), time to
-first token and total time.
+Every call, finished or not, writes a `UsageRecord` (chat.services.usage): user, purpose,
+model, prompt and completion tokens (the provider's, or counted with tiktoken when it reports
+none), time to first token and total time.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 import openai
+from asgiref.sync import sync_to_async
 from django.conf import settings
 
+from chat.errors import LLM_FAILED
 from chat.models import UsageRecord
-from core.http import openai_client, retry_after_seconds
+from chat.services.usage import LLMUsage, usage_record_create
+from core.errors import AppError
+from core.http import RetryPolicy, openai_client, retry_after_seconds, with_retries
 from core.tokens import count_tokens
 
 logger = logging.getLogger(__name__)
@@ -59,57 +62,32 @@ def chat_model() -> str:
     return settings.CHAT_MODEL
 
 
-class GenerationError(Exception):
-    """Something generated could not be made. Messages are user-facing, in Chinese and English."""
+class LLMError(AppError):
+    """An LLM call failed (code `llm_failed`). `partial_text` is what was streamed before it did.
 
-    def __init__(self, code: str, message_zh: str, message_en: str = "") -> None:
-        super().__init__(message_zh if not message_en or message_en == message_zh else f"{message_zh} / {message_en}")
-        self.code = code
-        self.message_zh = message_zh
-        self.message_en = message_en or message_zh
-
-    @property
-    def message(self) -> str:
-        return str(self)
-
-
-class LLMError(GenerationError):
-    """An LLM call failed. `partial_text` is what was streamed before it did (maybe "")."""
+    `transient` says whether trying again at once may help (429, 408/409, 5xx, timeouts, lost
+    connections); `server_delay` is the wait the server asked for (Retry-After), in seconds.
+    """
 
     def __init__(
         self,
-        message: str,
+        reason: str,
         *,
-        code: str = "llm_failed",
         partial_text: str = "",
         status_code: int | None = None,
-        retryable: bool = False,
-        retry_after: float | None = None,
+        transient: bool = False,
+        server_delay: float | None = None,
     ) -> None:
-        super().__init__(code, message)
+        super().__init__(LLM_FAILED, reason=reason)
         self.partial_text = partial_text
         self.status_code = status_code
-        self.retryable = retryable
-        self.retry_after = retry_after  # seconds, from the server's Retry-After
+        self.transient = transient
+        self.server_delay = server_delay
 
     @property
     def interrupted(self) -> bool:
         """True when the failure came mid-stream, after some text was handed out."""
         return bool(self.partial_text)
-
-
-@dataclass
-class LLMUsage:
-    prompt_tokens: int
-    completion_tokens: int
-    estimated: bool  # counted with tiktoken: the provider reported no usage
-    first_token_ms: int | None
-    total_ms: int
-    attempts: int = 1
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
 
 
 def estimate_prompt_tokens(messages: Sequence[Message]) -> int:
@@ -152,48 +130,62 @@ class ChatStream:
 
     async def _run(self) -> AsyncIterator[str]:
         self._started = time.monotonic()
-        status, error_message = UsageRecord.Status.FAILED, ""
+        status, error_text = UsageRecord.Status.FAILED, ""
         try:
             async for delta in self._stream_with_retries():
                 yield delta
             status = UsageRecord.Status.COMPLETE
         except LLMError as exc:
-            error_message = exc.message
+            error_text = exc.message("en")
             status = UsageRecord.Status.INTERRUPTED if exc.interrupted else UsageRecord.Status.FAILED
             raise
         except BaseException as exc:  # cancelled, or the caller stopped reading
-            error_message = f"stopped: {type(exc).__name__}"
+            error_text = f"stopped: {type(exc).__name__}"
             status = UsageRecord.Status.INTERRUPTED if self.text else UsageRecord.Status.FAILED
             raise
         finally:
             self.usage = self._measured_usage()
-            await self._record(status, error_message)
+            await self._record(status, error_text)
 
     async def _stream_with_retries(self) -> AsyncIterator[str]:
-        attempts = max(1, settings.LLM_RETRY_ATTEMPTS)
-        while True:
-            self._attempts += 1
-            try:
-                async for delta in self._stream_once():
-                    yield delta
-                return
-            except LLMError as exc:
-                if exc.interrupted or not exc.retryable or self._attempts >= attempts:
-                    raise
-                delay = _retry_delay(self._attempts, exc)
-                logger.warning("LLM call failed (%s); retry %d/%d in %.1fs", exc, self._attempts, attempts - 1, delay)
-                await asyncio.sleep(delay)
-
-    async def _stream_once(self) -> AsyncIterator[str]:
-        try:
-            async with contextlib.AsyncExitStack() as stack:
-                client = self.client or await stack.enter_async_context(openai_client())
-                stream = await client.chat.completions.create(**self._request())
-                async with stream:
-                    async for chunk in stream:
-                        delta = self._take(chunk)
-                        if delta:
+        """The deltas of one call; a failure before the first text is tried again, one after is not."""
+        async with contextlib.AsyncExitStack() as stack:
+            client = self.client or await stack.enter_async_context(openai_client())
+            stream, chunks, first = await with_retries(
+                lambda: self._open(client),
+                policy=_retry_policy(),
+                is_retryable=_worth_retrying,
+                server_delay=lambda exc: getattr(exc, "server_delay", None),
+                what="LLM call",
+            )
+            async with stream:
+                if first:
+                    yield first
+                with self._as_llm_error():
+                    async for chunk in chunks:
+                        if delta := self._take(chunk):
                             yield delta
+
+    async def _open(self, client: openai.AsyncOpenAI) -> tuple[Any, AsyncIterator[Any], str]:
+        """Start one attempt and read up to its first text, so that a failure before it can be retried."""
+        self._attempts += 1
+        with self._as_llm_error():
+            stream = await client.chat.completions.create(**self._request())
+            chunks = aiter(stream)
+            try:
+                async for chunk in chunks:
+                    if first := self._take(chunk):
+                        return stream, chunks, first
+            except BaseException:
+                await stream.close()
+                raise
+        return stream, chunks, ""
+
+    @contextlib.contextmanager
+    def _as_llm_error(self) -> Iterator[None]:
+        """The SDK's errors as `LLMError`s carrying the text so far."""
+        try:
+            yield
         except openai.APIStatusError as exc:
             raise self._error(exc, exc.status_code) from exc
         except (openai.APIConnectionError, openai.APIResponseValidationError) as exc:
@@ -231,15 +223,14 @@ class ChatStream:
         return delta
 
     def _error(self, exc: Exception, status_code: int | None) -> LLMError:
-        retryable = status_code is None or status_code in RETRYABLE_STATUS_CODES or status_code >= 500
+        transient = status_code is None or status_code in RETRYABLE_STATUS_CODES or status_code >= 500
         detail = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-        reason = f"HTTP {status_code}: {detail}" if status_code else detail
         return LLMError(
-            f"LLM request failed: {reason}",
+            f"HTTP {status_code}: {detail}" if status_code else detail,
             partial_text=self.text,
             status_code=status_code,
-            retryable=retryable,
-            retry_after=retry_after_seconds(getattr(getattr(exc, "response", None), "headers", None)),
+            transient=transient,
+            server_delay=retry_after_seconds(getattr(getattr(exc, "response", None), "headers", None)),
         )
 
     def _measured_usage(self) -> LLMUsage:
@@ -251,22 +242,16 @@ class ChatStream:
             prompt, completion, estimated = estimate_prompt_tokens(self.messages), count_tokens(self.text), True
         return LLMUsage(prompt, completion, estimated, first, total, attempts=max(1, self._attempts))
 
-    async def _record(self, status: str, error_message: str) -> None:
-        usage = self.usage
-        assert usage is not None
+    async def _record(self, status: str, error_text: str) -> None:
+        assert self.usage is not None
         try:
-            await UsageRecord.objects.acreate(
+            await sync_to_async(usage_record_create)(
                 user_id=self.user_id,
                 purpose=self.purpose,
                 model=self.model,
-                prompt_tokens=usage.prompt_tokens,
-                completion_tokens=usage.completion_tokens,
-                tokens_estimated=usage.estimated,
-                time_to_first_token_ms=usage.first_token_ms,
-                total_ms=usage.total_ms,
-                attempts=usage.attempts,
+                usage=self.usage,
                 status=status,
-                error_message=error_message[:2000],
+                error_text=error_text,
             )
         except Exception:
             logger.exception("could not record LLM usage (%s, %s)", self.purpose, self.model)
@@ -287,9 +272,14 @@ def user_id_of(user: Any) -> int | None:
     return user.pk if getattr(user, "is_authenticated", False) else None
 
 
-def _retry_delay(attempt: int, error: LLMError) -> float:
-    """Exponential backoff from LLM_RETRY_BASE_DELAY_SECONDS, or the server's Retry-After."""
-    delay = settings.LLM_RETRY_BASE_DELAY_SECONDS * 2 ** (attempt - 1)
-    if error.retry_after is not None:
-        delay = error.retry_after
-    return min(delay, MAX_RETRY_DELAY_SECONDS)
+def _retry_policy() -> RetryPolicy:
+    """LLM_RETRY_ATTEMPTS tries, backing off from LLM_RETRY_BASE_DELAY_SECONDS (or Retry-After)."""
+    return RetryPolicy(
+        attempts=max(1, settings.LLM_RETRY_ATTEMPTS),
+        base_delay=float(settings.LLM_RETRY_BASE_DELAY_SECONDS),
+        max_delay=MAX_RETRY_DELAY_SECONDS,
+    )
+
+
+def _worth_retrying(exc: Exception) -> bool:
+    return isinstance(exc, LLMError) and exc.transient and not exc.interrupted

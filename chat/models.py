@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from core.errors import stored_error_message
 from videos.models import VideoPart
 
 
@@ -42,7 +43,9 @@ class Message(models.Model):
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETE)
-    error_message = models.TextField(blank=True)
+    # Why an answer failed or stopped: a code of chat.errors and its params, rendered when read.
+    error_code = models.CharField(max_length=64, blank=True)
+    error_params = models.JSONField(default=dict, blank=True)
     # Written without an LLM (offline mode): the answer quotes retrieved excerpts.
     offline = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -53,6 +56,11 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role}: {self.content[:40]}"
+
+    @property
+    def error(self) -> str:
+        """Why the answer failed or stopped, in the active language ("" when it did not)."""
+        return stored_error_message(self.error_code, self.error_params)
 
 
 class UsageRecord(models.Model):
@@ -134,7 +142,9 @@ class Summary(models.Model):
     llm_calls = models.PositiveIntegerField(default=0)
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
-    error_message = models.TextField(blank=True)
+    # Why it failed (or why a regeneration was dropped): a code of chat.errors and its params.
+    error_code = models.CharField(max_length=64, blank=True)
+    error_params = models.JSONField(default=dict, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -163,6 +173,11 @@ class Summary(models.Model):
     def is_complete(self) -> bool:
         return self.status == self.Status.COMPLETE
 
+    @property
+    def error(self) -> str:
+        """Why it failed (or why a regeneration was dropped), in the active language; "" if nothing."""
+        return stored_error_message(self.error_code, self.error_params)
+
     def to_dict(self) -> dict:
         return {
             "id": self.pk,
@@ -179,7 +194,8 @@ class Summary(models.Model):
             "llm_calls": self.llm_calls,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
-            "error": self.error_message,
+            "error": self.error,
+            "error_code": self.error_code,
             "completed_at": self.completed_at.isoformat() if self.completed_at else None,
         }
 
@@ -261,3 +277,22 @@ class UserQuota(models.Model):
 
     def __str__(self) -> str:
         return f"quota of {self.user}"
+
+
+class QuotaReservation(models.Model):
+    """A request the generation gate admitted and that is still running (see chat.quotas).
+
+    The per-minute request limit counts these rows along with the usage records, so a burst of
+    simultaneous requests cannot all pass before any of them has written its usage. The gate
+    deletes the row when the stream ends; from then on the stream's usage records count.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    purpose = models.CharField(max_length=32, choices=UsageRecord.Purpose.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "created_at"], name="quotareservation_user_time")]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} reserved by {self.user_id} at {self.created_at:%H:%M:%S}"

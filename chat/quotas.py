@@ -8,10 +8,12 @@
   but not requests. Reading something cached, or offline mode, calls no LLM and counts nothing.
 
 Limits: `UserQuota` fields override QUOTA_DAILY_TOKENS and QUOTA_REQUESTS_PER_MINUTE per user;
-0 means unlimited. `quota_check` runs before anything that may call the LLM (pages, websocket,
-API alike). A UsageRecord is written when its call ends, so calls still streaming are not yet
-counted: a burst of concurrent requests can pass together, and the last call admitted may
-overshoot the budget. That is the price of counting from one table with no extra write.
+0 means unlimited. `quota_check` runs in the generation gate (chat.gate) before anything that
+may call the LLM (pages, websocket, API, CLI alike). A UsageRecord is written when its call ends,
+so the gate also writes a QuotaReservation for each request it admits (chat.services.quotas),
+under a per-user lock; the per-minute count includes those rows, so a burst of N simultaneous
+requests with a limit of k admits exactly k. Tokens are known only when a call ends: the last
+call admitted may overshoot the daily budget.
 """
 
 from __future__ import annotations
@@ -22,14 +24,14 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db.models import Count, F, Min, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from chat.models import Summary, UsageRecord, UserQuota
-from chat.selectors import summary_current
+from chat.errors import QUOTA_EXCEEDED
+from chat.models import QuotaReservation, UsageRecord, UserQuota
+from core.errors import AppError
 
 REQUEST_WINDOW = timedelta(minutes=1)
 REQUEST_PURPOSES = (
@@ -38,26 +40,6 @@ REQUEST_PURPOSES = (
     UsageRecord.Purpose.COMMENTS,
     UsageRecord.Purpose.CHAT,
 )
-
-
-class QuotaExceeded(Exception):
-    """The user may not call the LLM now; `retry_after_seconds` says when they may again.
-
-    `code` is always "quota_exceeded"; `limit` says which one: "daily_tokens" or "requests_per_minute".
-    """
-
-    code = "quota_exceeded"
-
-    def __init__(self, limit: str, message_zh: str, message_en: str, *, retry_after_seconds: int) -> None:
-        super().__init__(f"{message_zh} / {message_en}")
-        self.limit = limit
-        self.message_zh = message_zh
-        self.message_en = message_en
-        self.retry_after_seconds = retry_after_seconds
-
-    @property
-    def message(self) -> str:
-        return str(self)
 
 
 @dataclass(frozen=True)
@@ -100,45 +82,36 @@ def _counts(user: Any, now: datetime) -> _Counts:
         requests=Count("id", filter=in_minute),
         oldest=Min("created_at", filter=in_minute),
     )
-    return _Counts(row["tokens"], row["requests"], row["oldest"])
+    reserved = QuotaReservation.objects.filter(user_id=user.pk, created_at__gt=minute_ago).aggregate(
+        requests=Count("id"), oldest=Min("created_at")
+    )
+    oldest = min((at for at in (row["oldest"], reserved["oldest"]) if at is not None), default=None)
+    return _Counts(row["tokens"], row["requests"] + reserved["requests"], oldest)
+
+
+def _exceeded(limit_name: str, limit: int, retry_at: datetime, now: datetime) -> AppError:
+    return AppError(
+        QUOTA_EXCEEDED,
+        retry_after=max(1, math.ceil((retry_at - now).total_seconds())),
+        details={"limit": limit_name},
+        limit_name=limit_name,
+        limit=limit,
+    )
 
 
 def quota_check(user: Any) -> None:
-    """Raise QuotaExceeded when the user is over their daily tokens or requests per minute."""
+    """Raise AppError quota_exceeded (429, retry_after; details.limit "daily_tokens" or
+    "requests_per_minute") when the user is over their daily tokens or requests per minute."""
     now = timezone.now()
     limits = quota_limits(user)
     counts = _counts(user, now)
     if limits.daily_tokens and counts.tokens_today >= limits.daily_tokens:
         _, next_midnight = day_bounds(now)
-        raise QuotaExceeded(
-            "daily_tokens",
-            f"今日的 {limits.daily_tokens} 个 token 额度已用完",
-            f"Daily budget of {limits.daily_tokens} LLM tokens used up",
-            retry_after_seconds=max(1, math.ceil((next_midnight - now).total_seconds())),
-        )
+        raise _exceeded("daily_tokens", limits.daily_tokens, next_midnight, now)
     if limits.requests_per_minute and counts.requests_last_minute >= limits.requests_per_minute:
         assert counts.oldest_request_at is not None
         frees_at = counts.oldest_request_at + REQUEST_WINDOW
-        raise QuotaExceeded(
-            "requests_per_minute",
-            f"请求过于频繁：每分钟最多 {limits.requests_per_minute} 次",
-            f"Too many requests: at most {limits.requests_per_minute} per minute",
-            retry_after_seconds=max(1, math.ceil((frees_at - now).total_seconds())),
-        )
-
-
-aquota_check = sync_to_async(quota_check)
-
-
-def quota_check_for_summary(user: Any, *, part_id: int, language: str, regenerate: bool = False) -> Summary | None:
-    """The cached summary, free to serve; else (or to regenerate) `quota_check` and None."""
-    cached = None if regenerate else summary_current(part_id=part_id, language=language)
-    if cached is None:
-        quota_check(user)
-    return cached
-
-
-aquota_check_for_summary = sync_to_async(quota_check_for_summary)
+        raise _exceeded("requests_per_minute", limits.requests_per_minute, frees_at, now)
 
 
 def usage_summary(user: Any) -> dict:

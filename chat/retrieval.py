@@ -63,7 +63,7 @@ class FusedHit:
 async def retrieve_chunks(part_id: int, question: str, *, k: int = 8, neighbours: int = 1) -> list[RetrievedChunk]:
     """The part's `k` best chunks for `question` with their neighbours, ordered by time.
 
-    Embedding the question may raise VideoError (embedding_failed); the caller decides.
+    Embedding the question may raise AppError (embedding_failed, ...); the caller decides.
     """
     if not question.strip() or k < 1:
         return []

@@ -12,11 +12,15 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.db.models import Count, QuerySet
 
-from chat.models import Summary
+from chat.errors import CONVERSATION_NOT_FOUND
+from chat.models import ApiToken, Conversation, Summary
 from chat.summary_keys import LANGUAGES, summary_key
+from core.errors import AppError
 from core.tokens import count_tokens
 from videos.models import Chunk, VideoPart
 
@@ -136,3 +140,26 @@ def summary_current(*, part_id: int, language: str) -> Summary | None:
 
 
 asummary_current = sync_to_async(summary_current)
+
+
+def conversation_get_for_user(*, user: Any, conversation_id: int) -> Conversation:
+    """The user's own conversation; anyone else's looks exactly like a missing one."""
+    conversation = Conversation.objects.filter(pk=conversation_id, user=user).select_related("part").first()
+    if conversation is None:
+        raise AppError(CONVERSATION_NOT_FOUND)
+    return conversation
+
+
+def conversations_for_user(user: Any) -> QuerySet[Conversation]:
+    """The user's conversations with their part and message count, most recent first."""
+    return (
+        Conversation.objects.filter(user=user)
+        .select_related("part__video")
+        .annotate(message_count=Count("messages"))
+        .order_by("-updated_at", "-id")
+    )
+
+
+def api_tokens_for_user(user: Any) -> QuerySet[ApiToken]:
+    """The user's API tokens, newest first, revoked ones included (they show as revoked)."""
+    return ApiToken.objects.filter(user=user).order_by("-created_at", "-id")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chat.llm import OFFLINE_MODEL, OFFLINE_VERSION, GenerationError, chat_model, llm_available
+from chat.errors import BAD_LANGUAGE
+from chat.llm import OFFLINE_MODEL, OFFLINE_VERSION, chat_model, llm_available
+from core.errors import AppError
 
 SUMMARY_PROMPT_VERSION = "v1"
 LANGUAGES = ("zh", "en", "auto")
@@ -25,7 +27,7 @@ class SummaryKey:
 def summary_key(*, part_id: int, language: str) -> SummaryKey:
     """The cache key a request gets now: the configured chat model, or the offline extractor."""
     if language not in LANGUAGES:
-        raise GenerationError("bad_language", f"不支持的语言：{language}", f"Unknown language {language!r}")
+        raise AppError(BAD_LANGUAGE, language=language)
     if llm_available():
         return SummaryKey(part_id, language, SUMMARY_PROMPT_VERSION, chat_model())
     return SummaryKey(part_id, language, OFFLINE_VERSION, OFFLINE_MODEL)

@@ -13,7 +13,6 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -21,19 +20,19 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from chat.api_tokens import api_token_create, api_token_revoke, api_tokens_for_user
 from chat.comments import TONES
-from chat.conversations import ChatError, conversation_get_for_user
+from chat.conversations import conversation_get_for_user
 from chat.llm import llm_available
 from chat.models import Conversation, Message, Summary
 from chat.quotas import usage_summary
 from chat.rendering import markdown_html, part_notes_markdown
-from chat.selectors import summary_current
+from chat.selectors import api_tokens_for_user, conversations_for_user, summary_current
+from chat.services.api_tokens import api_token_create, api_token_revoke
 from chat.timestamps import format_timestamp
+from core.errors import AppError
 from videos.exports import export_filename
-from videos.history import video_request_record, video_requests_for_user
 from videos.models import VideoPart
-from videos.services import part_ingest_enqueue
+from videos.selectors import part_or_404, video_requests_for_user
 
 # The tones of chat.comments.TONES, as the page shows them.
 TONE_LABELS = {
@@ -53,10 +52,6 @@ PURPOSE_LABELS = {
 HISTORY_LIMIT = 200
 
 
-def part_or_404(bvid: str, page: int) -> VideoPart:
-    return get_object_or_404(VideoPart.objects.select_related("video"), video__bvid=bvid, page=page)
-
-
 def summary_language() -> str:
     """The summary language that matches the page: English pages get English summaries."""
     return "en" if (get_language() or "").startswith("en") else "zh"
@@ -72,13 +67,14 @@ def opened_conversation(request: HttpRequest, part: VideoPart) -> Conversation |
     """The conversation named by ?conversation=<id>, if it is the user's and about this part."""
     try:
         conversation = conversation_get_for_user(user=request.user, conversation_id=int(request.GET["conversation"]))
-    except (KeyError, ValueError, ChatError):
+    except (KeyError, ValueError, AppError):
         return None
     return conversation if conversation.part_id == part.pk else None
 
 
 def video_page_config(part: VideoPart, conversation: Conversation | None, summary: Summary | None) -> dict[str, Any]:
     """What video.js needs, handed over as JSON (json_script)."""
+    part_path = reverse("video_page", args=[part.video.bvid, part.page])
     return {
         "socketPath": f"/ws/videos/{part.video.bvid}/{part.page}/",
         "stage": part.stage,
@@ -98,7 +94,11 @@ def video_page_config(part: VideoPart, conversation: Conversation | None, summar
             "summarizing": _("正在阅读第 %(done)s/%(total)s 段…"),
             "waitingSummary": _("先生成总结…"),
             "retryAfter": _("%(seconds)s 秒后可以重试"),
+            "signedOut": _("请重新登录"),
+            "signIn": _("登录"),
+            "noSuchPart": _("找不到这个视频分P"),
         },
+        "loginUrl": f"{reverse('login')}?{urlencode({'next': part_path})}",
     }
 
 
@@ -117,11 +117,9 @@ def stage_labels() -> dict[str, str]:
 @login_required
 @require_GET
 def video_page(request: HttpRequest, bvid: str, page: int) -> HttpResponse:
+    """The part's page. A GET writes nothing: a part never asked for (another part of a multi-part
+    video) shows a button that POSTs to `video_retry` to start it; history records submissions."""
     part = part_or_404(bvid, page)
-    if part.stage == VideoPart.Stage.QUEUED:
-        part_ingest_enqueue(part_id=part.pk)  # a part never asked for before (the others of a multi-part video)
-        part.refresh_from_db()
-    video_request_record(user=request.user, part=part)
     summary = summary_current(part_id=part.pk, language=summary_language()) if part.is_ready else None
     conversation = opened_conversation(request, part)
     context = {
@@ -178,12 +176,7 @@ def notes_export(request: HttpRequest, bvid: str, page: int) -> HttpResponse:
 @require_GET
 def history(request: HttpRequest) -> HttpResponse:
     """My videos and my conversations, newest first, each a link back into the video page."""
-    conversations = (
-        Conversation.objects.filter(user=request.user)
-        .select_related("part__video")
-        .annotate(message_count=Count("messages"))
-        .order_by("-updated_at")[:HISTORY_LIMIT]
-    )
+    conversations = conversations_for_user(request.user)[:HISTORY_LIMIT]
     videos = video_requests_for_user(request.user, limit=HISTORY_LIMIT)
     return render(request, "chat/history.html", {"videos": videos, "conversations": conversations})
 
@@ -217,6 +210,10 @@ def token_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
-    api_token_revoke(user=request.user, token_id=token_id)
+    """Revoke one of my tokens; anyone else's is a 404, exactly like a missing one."""
+    try:
+        api_token_revoke(user=request.user, token_id=token_id)
+    except AppError as exc:
+        raise Http404(exc.message(get_language())) from exc
     messages.success(request, _("令牌已吊销"))
     return redirect("account")

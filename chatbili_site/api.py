@@ -1,8 +1,10 @@
 """The project-level NinjaAPI, mounted at /api/v1/: authentication, error mapping and the routers.
 
-Every error, whatever raised it, leaves as one body (`ErrorOut`: code, message, details):
-ApiError, VideoError, GenerationError (ChatError included), QuotaExceeded (429 + Retry-After),
-ninja's validation and HTTP errors, Http404, and anything unexpected (500, logged). A client's
+Every error, whatever raised it, leaves as one body, `{"error": {"code", "message", "details"}}`
+(`core.api.ErrorOut`), in the request's language: an `AppError` with its kind's status (and
+`Retry-After` when it has `retry_after`); ninja's validation errors (422 `invalid_request`),
+missing authentication (401 `unauthorized`) and HTTP errors; Http404 (`not_found`); too big a
+body (413 `request_too_large`); anything unexpected (500 `internal_error`, logged). A client's
 input can only cause a 4xx; upstream failures (Bilibili, the LLM) are 502/503.
 """
 
@@ -12,6 +14,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import BadRequest, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -20,16 +23,24 @@ from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
 from chat.api import router as chat_router
-from chat.api_tokens import api_token_authenticate
-from chat.llm import GenerationError
-from chat.quotas import QuotaExceeded
-from core.api import ApiError, ErrorOut
+from chat.services.api_tokens import api_token_authenticate
+from chatbili_site.errors import client_error, error_json_response
+from core.api import ErrorOut
+from core.errors import (
+    BAD_REQUEST,
+    FORBIDDEN,
+    INTERNAL_ERROR,
+    INVALID_REQUEST,
+    METHOD_NOT_ALLOWED,
+    NOT_FOUND,
+    UNAUTHORIZED,
+    AppError,
+)
 from videos.api import router as videos_router
-from videos.errors import VideoError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["API_AUTH", "ApiError", "ErrorOut", "api"]
+__all__ = ["API_AUTH", "ErrorOut", "api"]
 
 
 class Utf8JSONRenderer(JSONRenderer):
@@ -45,7 +56,9 @@ api = NinjaAPI(
     description=(
         "Summaries of and chat over Bilibili videos. 哔哩哔哩视频总结与对话。\n\n"
         "Authenticate with a personal token from your account page: `Authorization: Bearer cbt_…`. "
-        "Errors are always `{code, message, details}`. Over your quota: 429 with `Retry-After`."
+        'Every error is `{"error": {"code": "…", "message": "…", "details": {…}}}`: `code` is stable, '
+        "`message` is in the request's language (`Accept-Language`, zh or en). "
+        "Over your quota: 429 with `Retry-After`; a body over the size limit: 413 `request_too_large`."
     ),
     urls_namespace="api-1",
     renderer=Utf8JSONRenderer(),
@@ -80,7 +93,7 @@ class SessionCsrfAuth(APIKeyCookie):
         if not key or user is None or not user.is_authenticated:
             return None
         if check_csrf(request) is not None:
-            raise HttpError(403, "CSRF 校验失败 / CSRF check failed")
+            raise AppError(FORBIDDEN, reason="CSRF")
         request.auth_method = "session"
         return user
 
@@ -88,85 +101,55 @@ class SessionCsrfAuth(APIKeyCookie):
 API_AUTH = [ApiTokenAuth(), SessionCsrfAuth()]
 
 
-# --- errors -----------------------------------------------------------------------------------------
+# --- errors: each becomes an AppError, rendered once ------------------------------------------------
 
-# GenerationError codes that are the client's doing; any other means generation failed upstream.
-GENERATION_ERROR_STATUS = {
-    "conversation_not_found": 404,
-    "answer_in_progress": 409,
-    "part_not_ready": 409,
-    "no_transcript": 409,
-    "empty_question": 422,
-    "bad_tone": 422,
-    "bad_language": 422,
-}
-RETRY_LATER_SECONDS = 30
+HTTP_ERROR_KINDS = {400: BAD_REQUEST, 403: FORBIDDEN, 405: METHOD_NOT_ALLOWED}
 
 
-def error_response(
-    request: HttpRequest, status: int, code: str, message: str, details: dict | None = None
-) -> HttpResponse:
-    body = {"code": code, "message": message, "details": details or {}}
-    return api.create_response(request, body, status=status)
-
-
-@api.exception_handler(ApiError)
-def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
-    return error_response(request, exc.status, exc.code, exc.message, exc.details)
-
-
-@api.exception_handler(VideoError)
-def on_video_error(request: HttpRequest, exc: VideoError) -> HttpResponse:
-    if exc.permanent:
-        return error_response(request, 422, exc.code, exc.message)
-    response = error_response(request, 503, exc.code, exc.message)
-    response["Retry-After"] = str(RETRY_LATER_SECONDS)
-    return response
-
-
-@api.exception_handler(GenerationError)
-def on_generation_error(request: HttpRequest, exc: GenerationError) -> HttpResponse:
-    return error_response(request, GENERATION_ERROR_STATUS.get(exc.code, 502), exc.code, exc.message)
-
-
-@api.exception_handler(QuotaExceeded)
-def on_quota_exceeded(request: HttpRequest, exc: QuotaExceeded) -> HttpResponse:
-    details = {"limit": exc.limit, "retry_after": exc.retry_after_seconds}
-    response = error_response(request, 429, exc.code, exc.message, details)
-    response["Retry-After"] = str(exc.retry_after_seconds)
-    return response
+@api.exception_handler(AppError)
+def on_app_error(request: HttpRequest, exc: AppError) -> HttpResponse:
+    if exc.status >= 500:
+        logger.warning("API request %s %s failed: %s", request.method, request.path, exc)
+    return error_json_response(exc)
 
 
 @api.exception_handler(ValidationError)
 def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     errors = [{"loc": list(error.get("loc", [])), "msg": str(error.get("msg", ""))} for error in exc.errors]
-    return error_response(request, 422, "invalid_request", "请求参数无效 / Invalid request", {"errors": errors})
+    return error_json_response(AppError(INVALID_REQUEST, details={"errors": errors}))
 
 
 @api.exception_handler(AuthenticationError)
 def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    message = "需要登录或有效的 API 令牌 / A valid API token (Authorization: Bearer) is required"
-    response = error_response(request, 401, "unauthorized", message)
+    response = error_json_response(AppError(UNAUTHORIZED))
     response["WWW-Authenticate"] = 'Bearer realm="ChatBili"'
     return response
 
 
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    code = {400: "bad_request", 403: "forbidden", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return error_response(request, exc.status_code, code, str(exc))
+    """ninja's own refusals: 400 (an unparsable body), 403, 405; the reason in ninja's words."""
+    return error_json_response(AppError(HTTP_ERROR_KINDS.get(exc.status_code, BAD_REQUEST), reason=str(exc)))
 
 
 @api.exception_handler(Http404)
 def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
-    code = getattr(exc, "code", "not_found")
-    return error_response(request, 404, code, str(exc) or "找不到 / Not found")
+    return error_json_response(AppError(NOT_FOUND))
+
+
+@api.exception_handler(BadRequest)
+@api.exception_handler(SuspiciousOperation)
+def on_unreadable_request(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """A body over DATA_UPLOAD_MAX_MEMORY_SIZE is 413 `request_too_large`; other refusals 400
+    `malformed_request`. Django's own words are logged, as its handler would."""
+    logger.warning("API request %s %s refused: %s: %s", request.method, request.path, type(exc).__name__, exc)
+    return error_json_response(client_error(exc))
 
 
 @api.exception_handler(Exception)
 def on_unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
-    logger.exception("API request %s %s failed", request.method, request.path)
-    return error_response(request, 500, "internal_error", "内部错误，请稍后重试 / Internal error, please retry")
+    logger.error("API request %s %s failed", request.method, request.path, exc_info=exc)
+    return error_json_response(AppError(INTERNAL_ERROR))
 
 
 # --- routers ----------------------------------------------------------------------------------------

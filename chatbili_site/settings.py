@@ -56,9 +56,13 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "chatbili_site.errors.AppErrorMiddleware",
 ]
 
 ROOT_URLCONF = "chatbili_site.urls"
+# A request body over this many bytes (Django's default, 2.5 MiB) is refused with 413
+# `request_too_large`, on the API and on pages alike (chatbili_site.errors).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 ASGI_APPLICATION = "chatbili_site.asgi.application"
 WSGI_APPLICATION = None
 

@@ -1,9 +1,15 @@
+"""The site's addresses: pages of each app, auth, admin, the API under /api/v1/, /healthz."""
+
+from __future__ import annotations
+
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
 from chatbili_site import views
 from chatbili_site.api import api
+
+handler400 = "chatbili_site.views.bad_request"
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),

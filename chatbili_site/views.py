@@ -2,12 +2,15 @@ from __future__ import annotations
 
 from django.contrib.auth import login
 from django.contrib.auth.forms import UserCreationForm
+from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from chatbili_site.errors import client_error, error_json_response, error_response
 from chatbili_site.health import health_report
+from core.errors import NOT_FOUND, AppError
 
 
 def signup(request: HttpRequest) -> HttpResponse:
@@ -28,7 +31,12 @@ async def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(report, status=200 if report["ok"] else 503)
 
 
-def api_not_found(request: HttpRequest) -> JsonResponse:
+def api_not_found(request: HttpRequest) -> HttpResponse:
     """Unknown API addresses get the API's error body, not the site's HTML 404 page."""
-    body = {"code": "not_found", "message": "没有这个接口 / No such endpoint", "details": {"path": request.path}}
-    return JsonResponse(body, status=404, json_dumps_params={"ensure_ascii": False})
+    return error_json_response(AppError(NOT_FOUND, details={"path": request.path}))
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler400: a request Django refused to read. Too big a body is 413, anything else 400;
+    JSON under /api/, a page elsewhere (a form POST over DATA_UPLOAD_MAX_MEMORY_SIZE lands here)."""
+    return error_response(request, client_error(exception or BadRequest()))

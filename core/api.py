@@ -1,4 +1,4 @@
-"""What every API router shares: the one error body and the one application error.
+"""What every API router shares: the schema of the one error body, and its `response=` entries.
 
 Kept apart from `chatbili_site.api` (which imports the routers) so that app routers can import
 it without an import cycle, and free of app imports so that `videos` still never imports `chat`.
@@ -6,26 +6,23 @@ it without an import cycle, and free of app imports so that `videos` still never
 
 from __future__ import annotations
 
+from typing import Any
+
 from ninja import Schema
 
 
-class ErrorOut(Schema):
-    """The one error body: a stable machine code, a message for people, and details."""
+class ErrorInfoOut(Schema):
+    """An error: a stable machine code, a message for people (in the request's language), and details."""
 
     code: str
     message: str
-    details: dict = {}
+    details: dict[str, Any] = {}
 
 
-class ApiError(Exception):
-    """The one application error the API turns into its error body."""
+class ErrorOut(Schema):
+    """The one error body, `{"error": {"code", "message", "details"}}` (see core.errors.AppError.as_dict)."""
 
-    def __init__(self, code: str, message: str, *, status: int = 400, details: dict | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-        self.details = details or {}
+    error: ErrorInfoOut
 
 
 def error_responses(*statuses: int) -> dict[int, type[ErrorOut]]:

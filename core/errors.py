@@ -135,3 +135,7 @@ REQUEST_TOO_LARGE = error_kind(
     "Request body too large (at most {limit} bytes)",
     status=413,
 )
+# A request Django refuses to read (too many fields, a bad Host header, ...); the details stay in the logs.
+MALFORMED_REQUEST = error_kind(
+    "malformed_request", "请求格式有误，无法处理", "The request is malformed and cannot be processed", status=400
+)

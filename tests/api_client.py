@@ -14,7 +14,7 @@ import httpx
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 
-from chat.api_tokens import api_token_create
+from chat.services.api_tokens import api_token_create
 from chatbili_site.asgi import application
 from chatbili_site.settings import BASE_DIR
 from tests.fakes.server import database_url_of_test_db, free_port
@@ -44,15 +44,20 @@ def api_client(token: str | None = None, *, headers: dict | None = None, **kwarg
 
 
 def assert_error(response: httpx.Response, status: int, code: str | None = None) -> dict:
-    """The one error body: code, message and details, with the expected status."""
+    """The one error body, `{"error": {"code", "message", "details"}}`, with this status and (when
+    given) this code; returns the inner error (`code`, `message`, `details`)."""
     assert response.status_code == status, (response.status_code, response.text[:500])
-    assert response.headers["content-type"].startswith("application/json")
+    assert response.headers["content-type"] == "application/json; charset=utf-8", response.headers["content-type"]
     body = response.json()
-    assert set(body) == {"code", "message", "details"}, body
-    assert isinstance(body["code"], str) and body["message"] and isinstance(body["details"], dict)
+    assert list(body) == ["error"], body
+    error = body["error"]
+    assert set(error) == {"code", "message", "details"}, error
+    assert isinstance(error["code"], str) and error["code"], error
     if code is not None:
-        assert body["code"] == code, body
-    return body
+        assert error["code"] == code, error
+    assert isinstance(error["message"], str) and error["message"].strip(), error
+    assert isinstance(error["details"], dict), error
+    return error
 
 
 async def sse_request(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> tuple[httpx.Response, list]:

@@ -13,6 +13,7 @@ from django.db import connections
 
 from tests.fakes.bcut import FakeBcut
 from tests.fakes.bilibili import FakeBilibili, audio_streams, catalogue_videos
+from tests.fakes.openai import FakeOpenAI
 from tests.fakes.server import LocalServer
 
 BCUT_UTTERANCES = [
@@ -78,4 +79,22 @@ def bcut(fake_server: Any, settings: Any) -> FakeBcut:
     settings.ASR_BACKEND = "bcut"
     settings.BCUT_POLL_INTERVAL_SECONDS = 0.01
     settings.BCUT_DEADLINE_SECONDS = 10
+    return fake
+
+
+@pytest.fixture
+def llm(request: pytest.FixtureRequest, fake_server: Any, settings: Any) -> FakeOpenAI:
+    """The fake OpenAI-compatible API behind OPENAI_BASE_URL, with a key set (so not offline).
+
+    It replies with the test module's `LLM_REPLY` (text or a callable of the request JSON) when
+    the module defines one; tests change `llm.reply`, `llm.failures`, ... as they need.
+    """
+    fake = FakeOpenAI(api_key="test-key")
+    if hasattr(request.module, "LLM_REPLY"):
+        fake.reply = request.module.LLM_REPLY
+    fake_server(fake.app, OPENAI_BASE_URL="/v1")
+    settings.OPENAI_API_KEY = "test-key"
+    settings.CHAT_MODEL = "fake-chat"
+    settings.LLM_RETRY_ATTEMPTS = 3
+    settings.LLM_RETRY_BASE_DELAY_SECONDS = 0.01
     return fake

@@ -9,9 +9,9 @@ from django.test import Client
 from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
-from chat.api_tokens import api_token_authenticate, api_token_create
 from chat.models import ApiToken, CommentDraftSet, Conversation, Message, Summary, UsageRecord, UserQuota
 from chat.quotas import quota_limits
+from chat.services.api_tokens import api_token_authenticate, api_token_create
 from tests.factories import ready_part
 from videos.models import Chunk, Video, VideoPart
 
@@ -28,7 +28,14 @@ def admin_client() -> Client:
 @pytest.fixture
 def video() -> Video:
     part = async_to_sync(ready_part)()
-    VideoPart.objects.create(video=part.video, page=2, cid=2002, stage="failed", error_message="字幕下载失败")
+    VideoPart.objects.create(
+        video=part.video,
+        page=2,
+        cid=2002,
+        stage="failed",
+        error_code="subtitle_unavailable",
+        error_params={"status": 404},
+    )
     Video.objects.filter(pk=part.video_id).update(duration_seconds=754)
     Summary.objects.create(
         part=part, language="zh", prompt_version="v1", model="m", prompt_tokens=900, completion_tokens=100
@@ -40,8 +47,8 @@ def video() -> Video:
     return Video.objects.get(pk=part.video_id)
 
 
-def changelist(client: Client, model: str, **params: str) -> str:
-    response = client.get(reverse(f"admin:{model}_changelist"), params)
+def changelist(client: Client, model: str, language: str = "zh-hans", **params: str) -> str:
+    response = client.get(reverse(f"admin:{model}_changelist"), params, headers={"accept-language": language})
     assert response.status_code == 200
     return response.content.decode()
 
@@ -54,7 +61,13 @@ def test_video_list_shows_status_duration_chunks_tokens_and_last_error(admin_cli
     assert "12:34" in page
     assert f'<td class="field-chunk_count">{chunks}</td>' in page
     assert '<td class="field-tokens_spent">1100</td>' in page
-    assert "字幕下载失败" in page
+    assert '<td class="field-last_error">字幕文件下载失败（HTTP 404），请稍后再试</td>' in page
+
+
+def test_the_last_error_is_shown_in_the_readers_language(admin_client: Client, video: Video) -> None:
+    page = changelist(admin_client, "videos_video", language="en")
+    message = "The subtitle file could not be downloaded (HTTP 404); try again later"
+    assert f'<td class="field-last_error">{message}</td>' in page
 
 
 @pytest.mark.parametrize(
@@ -87,10 +100,18 @@ def test_reingest_queues_every_part(admin_client: Client, video: Video) -> None:
     assert DBTaskResult.objects.count() == 2
 
 
-def test_regenerate_drops_cached_summaries_only(admin_client: Client, video: Video) -> None:
-    run_action(admin_client, "regenerate_summaries", video)
-    assert not Summary.objects.exists()
-    assert Chunk.objects.filter(part__video=video).exists() and CommentDraftSet.objects.exists()
+def test_regenerate_makes_the_cached_summaries_again(admin_client: Client, video: Video) -> None:
+    """Through the generation gate, as the operator (offline here: no LLM is configured)."""
+    response = admin_client.post(
+        reverse("admin:videos_video_changelist"),
+        {"action": "regenerate_summaries", "_selected_action": [video.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert '<li class="success">' in response.content.decode()
+    latest = Summary.objects.filter(part__video=video, language="zh").latest("created_at")
+    assert (latest.status, latest.offline, latest.error_code) == ("complete", True, "")
+    assert Chunk.objects.filter(part__video=video).exists() and CommentDraftSet.objects.count() == 1
 
 
 def test_purge_drops_cached_data_but_keeps_conversations(admin_client: Client, video: Video) -> None:
@@ -99,7 +120,7 @@ def test_purge_drops_cached_data_but_keeps_conversations(admin_client: Client, v
     assert not Summary.objects.exists() and not CommentDraftSet.objects.exists()
     part = VideoPart.objects.get(video=video, page=1)
     assert (part.stage, part.transcript_cues, part.ingested_at) == ("failed", [], None)
-    assert "purged" in part.error_message
+    assert (part.error_code, part.error_params) == ("cache_purged", {})
     assert Conversation.objects.count() == 1 and Message.objects.count() == 1
 
 

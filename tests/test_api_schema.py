@@ -3,12 +3,14 @@
 Every operation gets generated requests (bounded); every response must be no 5xx, a documented
 status and content type, and match its schema. The database holds a ready part, a conversation
 and a second token, so the generated ids sometimes hit real rows; Bilibili is the local fake.
+The same server also gets a 3 MB body, on the API and on a page: 413, never 500.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 import schemathesis
 from asgiref.sync import async_to_sync
@@ -17,9 +19,9 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
-from chat.api_tokens import api_token_create
 from chat.models import Conversation, Message
-from tests.api_client import daphne_server, user_with_token
+from chat.services.api_tokens import api_token_create
+from tests.api_client import assert_error, daphne_server, user_with_token
 from tests.factories import ready_part
 from tests.fakes.bilibili import FakeBilibili
 
@@ -89,3 +91,27 @@ def test_the_api_matches_its_schema_and_never_fails(live_api: tuple[str, str]) -
         except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - gather every operation's failure, then fail once
             failures[operation.label] = str(exc)[:3000]
     assert not failures, "\n\n".join(f"{label}:\n{error}" for label, error in failures.items())
+
+
+THREE_MEGABYTES = 3 * 1024 * 1024
+
+
+def test_a_3_mb_body_is_413_on_the_api_and_on_a_page(live_api: tuple[str, str]) -> None:
+    url, token = live_api
+    api_headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json", "Accept-Language": "en"}
+    body = b'{"link": "' + b"x" * THREE_MEGABYTES + b'"}'
+    response = httpx.post(f"{url}/api/v1/videos", content=body, headers=api_headers, timeout=30)
+    error = assert_error(response, 413, "request_too_large")
+    assert error == {
+        "code": "request_too_large",
+        "message": "Request body too large (at most 2621440 bytes)",
+        "details": {"limit": 2_621_440},
+    }
+
+    with httpx.Client(base_url=url, headers={"Accept-Language": "zh-hans"}, timeout=30) as browser:
+        assert browser.get("/accounts/login/").status_code == 200
+        form = {"csrfmiddlewaretoken": browser.cookies["csrftoken"], "username": "alice"}
+        form["password"] = "x" * THREE_MEGABYTES
+        page = browser.post("/accounts/login/", data=form, headers={"Referer": f"{url}/accounts/login/"})
+    assert page.status_code == 413
+    assert "<h1>413</h1>\n  <p>请求内容过大（最多 2621440 字节）</p>" in page.text

@@ -14,7 +14,9 @@ from channels.layers import get_channel_layer
 from django.core.management import CommandError, call_command
 from django.db import connections
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
+from core.errors import AppError
 from tests.fakes.bcut import FakeBcut
 from tests.fakes.bilibili import (
     MULTI_PART_CIDS,
@@ -23,17 +25,19 @@ from tests.fakes.bilibili import (
 from tests.fakes.openai import FakeOpenAI
 from videos import services
 from videos.embeddings import embedding_space
-from videos.errors import VideoError
-from videos.ingest import part_ingest, video_submit
+from videos.ingest import part_ingest
 from videos.models import Chunk, Video, VideoPart
 from videos.progress import video_group_name
+from videos.submission import requeue_stale_parts, video_submit
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
+
+NO_DANMAKU = {"bucket_seconds": 10, "counts": [], "top_texts": [], "total": 0}
 
 
 async def ingest(link: str) -> VideoPart:
     part = await video_submit(link)
-    await sync_to_async(services.part_ingest_enqueue)(part_id=part.pk, run_in_worker=False)
+    await sync_to_async(services.part_queue)(part_id=part.pk)
     assert await part_ingest(part.pk)
     return await VideoPart.objects.select_related("video").aget(pk=part.pk)
 
@@ -61,7 +65,7 @@ async def test_multi_part_link_ingests_the_requested_part(bilibili: FakeBilibili
     assert part.page == 2
     assert part.cid == MULTI_PART_CIDS[1]
     assert await VideoPart.objects.filter(video=part.video).acount() == 10
-    assert part.stage == VideoPart.Stage.READY, part.error_message
+    assert part.stage == VideoPart.Stage.READY, part.error_code
     assert bcut.uploaded_bytes == f"m4s-64k-{MULTI_PART_CIDS[1]}".encode()
     assert part.danmaku["total"] == 6
     assert [call.path for call in bilibili.calls(f"/{MULTI_PART_CIDS[1]}.xml")]
@@ -71,7 +75,7 @@ async def test_multi_part_link_ingests_the_requested_part(bilibili: FakeBilibili
 
 async def test_human_subtitles_win_over_ai(bilibili: FakeBilibili) -> None:
     part = await ingest("BV117411r7R1")
-    assert part.stage == VideoPart.Stage.READY, part.error_message
+    assert part.stage == VideoPart.Stage.READY, part.error_code
     assert part.transcript_source == VideoPart.TranscriptSource.SUBTITLE
     assert part.transcript_language == "zh-CN"
     texts = " ".join(await chunk_texts(part))
@@ -81,12 +85,12 @@ async def test_human_subtitles_win_over_ai(bilibili: FakeBilibili) -> None:
     assert chunk.start_ms == 7940
     assert chunk.embedding_model == embedding_space()
     assert part.transcript_cues[0] == [7940, 8960, "大家好"]
-    assert part.danmaku == {} or "counts" in part.danmaku
+    assert part.danmaku == NO_DANMAKU  # the part has an empty danmaku pool
 
 
 async def test_wrong_track_ai_subtitle_falls_back_to_asr(bilibili: FakeBilibili, bcut: FakeBcut) -> None:
     part = await ingest("https://m.bilibili.com/video/BV1MU411S7iJ")
-    assert part.stage == VideoPart.Stage.READY, part.error_message
+    assert part.stage == VideoPart.Stage.READY, part.error_code
     assert part.transcript_source == VideoPart.TranscriptSource.ASR
     assert "红烧肉" in " ".join(await chunk_texts(part))
     assert bcut.uploaded_bytes == b"m4s-64k-1214627038", "the smallest audio stream is transcribed"
@@ -94,19 +98,23 @@ async def test_wrong_track_ai_subtitle_falls_back_to_asr(bilibili: FakeBilibili,
 
 async def test_no_subtitles_ends_in_bcut_success(bilibili: FakeBilibili, bcut: FakeBcut) -> None:
     part = await ingest("av498159642")
-    assert part.stage == VideoPart.Stage.READY, part.error_message
+    assert part.stage == VideoPart.Stage.READY, part.error_code
     assert part.transcript_source == VideoPart.TranscriptSource.ASR
     chunks = [chunk async for chunk in Chunk.objects.filter(part=part).order_by("ordinal")]
     assert chunks[0].start_ms == 0
     assert chunks[-1].end_ms == 12500
-    assert part.danmaku.get("total", 0) >= 0
+    assert part.danmaku == NO_DANMAKU
 
 
 async def test_bcut_failure_marks_the_part_failed_and_stores_nothing(bilibili: FakeBilibili, bcut: FakeBcut) -> None:
     bcut.fail_remark = "音频解析失败"
     part = await ingest("av498159642")
-    assert part.stage == VideoPart.Stage.FAILED
-    assert part.error_message
+    assert (part.stage, part.error_code, part.error_params) == (
+        VideoPart.Stage.FAILED,
+        "asr_task_failed",
+        {"remark": "音频解析失败"},
+    )
+    assert part.error_text("en") == "bcut speech recognition failed: 音频解析失败"
     assert part.claimed_by == ""
     assert await Chunk.objects.filter(part=part).acount() == 0
 
@@ -114,21 +122,21 @@ async def test_bcut_failure_marks_the_part_failed_and_stores_nothing(bilibili: F
 async def test_risk_control_once_then_success(bilibili: FakeBilibili) -> None:
     bilibili.fail_next("/x/web-interface/view", "json", times=1, body={"code": -352, "message": "风控校验失败"})
     part = await ingest("BV117411r7R1")
-    assert part.stage == VideoPart.Stage.READY, part.error_message
+    assert part.stage == VideoPart.Stage.READY, part.error_code
 
 
 async def test_private_video_is_refused_and_nothing_is_written(bilibili: FakeBilibili) -> None:
-    with pytest.raises(VideoError) as error:
+    with pytest.raises(AppError) as error:
         await video_submit("https://www.bilibili.com/video/BV1L9Uoa9EUx")
-    assert error.value.permanent
-    assert "稿件不可见" in error.value.message_zh or "不可见" in error.value.message
+    assert (error.value.code, error.value.retryable) == ("video_private", False)
+    assert error.value.message("zh") == "稿件不可见：UP主设为私密或已隐藏，请换一个视频"
     assert await Video.objects.acount() == 0
 
 
 async def test_short_link_off_bilibili_is_refused(bilibili: FakeBilibili) -> None:
-    with pytest.raises(VideoError) as error:
+    with pytest.raises(AppError) as error:
         await video_submit("【快来看】 https://b23.tv/offsite")
-    assert error.value.code == "invalid_link"
+    assert (error.value.code, error.value.details) == ("invalid_link", {"reason": "short_link_offsite"})
     assert await Video.objects.acount() == 0
     assert not [call for call in bilibili.requests if "qq.com" in call.path]
 
@@ -138,10 +146,39 @@ async def test_short_link_to_a_part(bilibili: FakeBilibili) -> None:
     assert (part.video.bvid, part.page, part.cid) == ("BV17x411w7KC", 2, MULTI_PART_CIDS[1])
 
 
-async def test_missing_part_number_is_refused(bilibili: FakeBilibili) -> None:
-    with pytest.raises(VideoError) as error:
+@pytest.mark.parametrize(
+    ("second_link", "page", "requests"),
+    [
+        ("https://www.bilibili.com/video/BV17x411w7KC?p=3", 3, []),
+        ("av170001", 1, []),
+        ("https://b23.tv/pigt3PQ", 2, ["/pigt3PQ"]),  # only its one redirect lookup
+    ],
+)
+async def test_a_known_video_is_not_fetched_again(
+    bilibili: FakeBilibili, second_link: str, page: int, requests: list[str]
+) -> None:
+    await video_submit("BV17x411w7KC")
+    assert [call.path for call in bilibili.requests] == ["/x/frontend/finger/spi", "/x/web-interface/view"]
+    bilibili.requests.clear()
+    part = await video_submit(second_link)
+    assert (part.video.bvid, part.page) == ("BV17x411w7KC", page)
+    assert [call.path for call in bilibili.requests] == requests
+
+
+async def test_a_part_not_stored_for_a_known_video_fetches_the_metadata_once_more(bilibili: FakeBilibili) -> None:
+    """The uploader may have added the part since; Bilibili's answer decides."""
+    await video_submit("BV117411r7R1")
+    bilibili.requests.clear()
+    with pytest.raises(AppError) as error:
         await video_submit("https://www.bilibili.com/video/BV117411r7R1?p=5")
-    assert error.value.code == "no_such_part"
+    assert (error.value.code, error.value.params) == ("no_such_part", {"page": 5, "count": 1})
+    assert [call.path for call in bilibili.requests] == ["/x/frontend/finger/spi", "/x/web-interface/view"]
+
+
+async def test_missing_part_number_is_refused(bilibili: FakeBilibili) -> None:
+    with pytest.raises(AppError) as error:
+        await video_submit("https://www.bilibili.com/video/BV117411r7R1?p=5")
+    assert (error.value.code, error.value.message("en")) == ("no_such_part", "This video has no part 5 (it has 1)")
     assert await Video.objects.acount() == 0
 
 
@@ -150,7 +187,7 @@ async def test_progress_is_broadcast_to_the_video_group(bilibili: FakeBilibili) 
     layer = get_channel_layer()
     channel = await layer.new_channel()
     await layer.group_add(video_group_name(part.video.bvid), channel)
-    await sync_to_async(services.part_ingest_enqueue)(part_id=part.pk, run_in_worker=False)
+    await sync_to_async(services.part_queue)(part_id=part.pk)
     await part_ingest(part.pk)
     stages = []
     while True:
@@ -173,7 +210,7 @@ async def test_failed_reingest_keeps_the_old_chunks(bilibili: FakeBilibili, fake
     fake_server(broken.app, OPENAI_BASE_URL="/v1")
     settings.OPENAI_API_KEY = "test-key"
     settings.EMBEDDING_RETRY_ATTEMPTS = 1
-    await sync_to_async(services.part_ingest_enqueue)(part_id=part.pk, force=True, run_in_worker=False)
+    await sync_to_async(services.part_queue)(part_id=part.pk, force=True)
     await part_ingest(part.pk)
     await part.arefresh_from_db()
     assert part.stage == VideoPart.Stage.FAILED
@@ -183,7 +220,7 @@ async def test_failed_reingest_keeps_the_old_chunks(bilibili: FakeBilibili, fake
 
 async def test_two_workers_on_one_part_run_one_pipeline(bilibili: FakeBilibili) -> None:
     part = await video_submit("BV117411r7R1")
-    await sync_to_async(services.part_ingest_enqueue)(part_id=part.pk, run_in_worker=False)
+    await sync_to_async(services.part_queue)(part_id=part.pk)
     results = await asyncio.gather(part_ingest(part.pk, worker="worker-a"), part_ingest(part.pk, worker="worker-b"))
     assert sorted(results) == [False, True]
     assert len(bilibili.calls("/x/player/wbi/v2")) == 1
@@ -196,7 +233,8 @@ async def test_a_part_whose_worker_died_is_queued_again(bilibili: FakeBilibili) 
         claimed_by="dead-host:1",
         heartbeat_at=timezone.now() - timedelta(minutes=10),
     )
-    assert await sync_to_async(services.requeue_stale_parts)() == [part.pk]
+    assert await sync_to_async(requeue_stale_parts)() == [part.pk]
+    assert await DBTaskResult.objects.acount() == 1
     assert await part_ingest(part.pk, worker="fresh-worker")
     await part.arefresh_from_db()
     assert part.stage == VideoPart.Stage.READY
@@ -207,7 +245,7 @@ async def test_a_live_claim_is_not_taken(bilibili: FakeBilibili) -> None:
     await VideoPart.objects.filter(pk=part.pk).aupdate(
         stage=VideoPart.Stage.TRANSCRIPT, claimed_by="busy-host:1", heartbeat_at=timezone.now()
     )
-    assert not await sync_to_async(services.part_ingest_enqueue)(part_id=part.pk, run_in_worker=False)
+    assert not await sync_to_async(services.part_queue)(part_id=part.pk)
     assert not await part_ingest(part.pk, worker="other")
 
 
@@ -227,8 +265,9 @@ async def test_reembed_moves_every_chunk_to_the_new_model(
 
 
 async def test_ingest_command_exits_non_zero_with_the_reason(bilibili: FakeBilibili) -> None:
-    with pytest.raises(CommandError, match=r"不可见|private"):
+    with pytest.raises(CommandError) as error:
         await run_command("ingest", "BV1L9Uoa9EUx")
+    assert str(error.value) == "BV1L9Uoa9EUx: 稿件不可见：UP主设为私密或已隐藏，请换一个视频"
 
 
 async def test_ingest_command_reports_ready(bilibili: FakeBilibili) -> None:

@@ -16,9 +16,8 @@ from django.db import connection, connections
 from chatbili_site.settings import BASE_DIR
 from tests.fakes.bilibili import FakeBilibili
 from tests.fakes.server import database_url_of_test_db
-from videos import services
-from videos.ingest import video_submit
 from videos.models import VideoPart
+from videos.submission import part_ingest_enqueue, video_submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,7 +29,7 @@ def test_ten_requests_and_two_real_workers_run_one_pipeline(bilibili: FakeBilibi
 
     def request_ingest() -> None:
         try:
-            queued.append(services.part_ingest_enqueue(part_id=part.pk))
+            queued.append(part_ingest_enqueue(part_id=part.pk))
         finally:
             connections.close_all()
 
@@ -67,5 +66,5 @@ def test_ten_requests_and_two_real_workers_run_one_pipeline(bilibili: FakeBilibi
             worker.wait(timeout=20)
         # Pooled connections the request threads returned would block dropping the test database.
         connection.close_pool()
-    assert part.stage == VideoPart.Stage.READY, part.error_message
+    assert part.stage == VideoPart.Stage.READY, part.error_code
     assert len(bilibili.calls("/x/player/wbi/v2")) == 1

@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 
 from chat.models import Conversation
 from videos.models import Chunk, Video, VideoPart
-from videos.services import REPLACED_PART_MESSAGE, video_upsert
+from videos.services import video_upsert
 from videos.types import PartInfo, VideoInfo
 
 pytestmark = pytest.mark.django_db
@@ -40,6 +40,7 @@ def test_a_replaced_part_keeps_its_conversations() -> None:
 
     part.refresh_from_db()
     assert (part.cid, part.transcript_cues, part.stage) == (99, [], VideoPart.Stage.FAILED)
-    assert part.error_message == REPLACED_PART_MESSAGE
+    assert (part.error_code, part.error_params) == ("part_replaced", {})
+    assert part.error_text("en") == "The uploader replaced this part; process it again"
     assert not Chunk.objects.filter(part=part).exists()
     assert Conversation.objects.filter(pk=conversation.pk).exists()

@@ -1,4 +1,6 @@
-"""The video part websocket: auth, origin, progress, the summary and chat streams, cancellation."""
+"""The video part websocket: auth, origin, progress, the summary and chat streams, cancellation.
+
+Close codes over a real daphne are in tests/test_websocket_daphne.py."""
 
 from __future__ import annotations
 
@@ -23,14 +25,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 router = URLRouter(websocket_urlpatterns)
 
 
-@pytest.fixture
-def llm(fake_server: Any, settings: Any) -> FakeOpenAI:
-    fake = FakeOpenAI()
-    fake_server(fake.app, OPENAI_BASE_URL="/v1")
-    settings.OPENAI_API_KEY = "test-key"
-    return fake
-
-
 async def open_socket(user: Any, path: str = "/ws/videos/BV1xx411c7mD/1/") -> WebsocketCommunicator:
     communicator = WebsocketCommunicator(router, path)
     communicator.scope["user"] = user
@@ -46,12 +40,12 @@ async def receive_until(communicator: WebsocketCommunicator, kind: str, timeout:
             return frames
 
 
-async def test_anonymous_users_are_refused() -> None:
+async def test_anonymous_users_are_accepted_then_closed_with_4401() -> None:
     await ready_part()
     communicator = await open_socket(AnonymousUser())
-    connected, code = await communicator.connect()
-    assert not connected
-    assert code == 4401
+    assert await communicator.connect() == (True, None)
+    closed = await communicator.receive_output(timeout=5)
+    assert closed == {"type": "websocket.close", "code": 4401, "reason": "not signed in"}
 
 
 async def test_a_foreign_origin_is_refused() -> None:
@@ -62,11 +56,12 @@ async def test_a_foreign_origin_is_refused() -> None:
     assert not connected
 
 
-async def test_an_unknown_part_is_refused() -> None:
+async def test_an_unknown_part_is_accepted_then_closed_with_4404() -> None:
     user = await User.objects.acreate(username="alice")
     communicator = await open_socket(user, "/ws/videos/BV1xx411c7mD/9/")
-    connected, code = await communicator.connect()
-    assert (connected, code) == (False, 4404)
+    assert await communicator.connect() == (True, None)
+    closed = await communicator.receive_output(timeout=5)
+    assert closed == {"type": "websocket.close", "code": 4404, "reason": "no such part"}
 
 
 async def test_ask_streams_tokens_citations_and_done_offline() -> None:
@@ -79,7 +74,7 @@ async def test_ask_streams_tokens_citations_and_done_offline() -> None:
     await communicator.send_json_to({"type": "ask", "question": "糖色怎么炒？"})
     frames = await receive_until(communicator, "done")
     kinds = [frame["type"] for frame in frames]
-    assert kinds[0] == "start" and "token" in kinds and "citations" in kinds and kinds[-1] == "done"
+    assert (kinds[0], set(kinds[1:-2]), kinds[-2:]) == ("start", {"token"}, ["citations", "done"]), kinds
     assert all(frame["stream"] == "answer" for frame in frames)
     assert frames[-1]["offline"] is True
     await communicator.disconnect()
@@ -115,17 +110,127 @@ async def test_another_users_conversation_is_refused() -> None:
     await communicator.disconnect()
 
 
-async def test_bad_frames_get_an_error() -> None:
+async def connected_socket(user: Any, **scope: Any) -> WebsocketCommunicator:
+    """A socket on the ready part, past its first progress frame."""
+    communicator = await open_socket(user)
+    communicator.scope.update(scope)
+    assert (await communicator.connect())[0]
+    assert (await communicator.receive_json_from())["type"] == "progress"
+    return communicator
+
+
+@pytest.mark.parametrize(
+    ("frame", "code", "stream"),
+    [
+        ({"type": "nope"}, "bad_request", None),
+        ("not an object", "bad_request", None),
+        ({"type": "ask", "question": ""}, "invalid_request", "answer"),
+        ({"type": "ask", "question": "x" * 2001}, "invalid_request", "answer"),
+        ({"type": "ask", "question": "好吃吗", "conversation_id": "twelve"}, "invalid_request", "answer"),
+        ({"type": "summary", "language": "fr"}, "invalid_request", "summary"),
+        ({"type": "comments", "tone": "x" * 21}, "invalid_request", "comments"),
+    ],
+)
+async def test_bad_frames_get_the_apis_error_code(frame: Any, code: str, stream: str | None) -> None:
     user = await User.objects.acreate(username="alice")
     await ready_part()
-    communicator = await open_socket(user)
-    await communicator.connect()
-    await communicator.receive_json_from()
-    for frame in ({"type": "nope"}, {"type": "ask", "question": ""}, {"type": "ask", "question": "x" * 3000}):
-        await communicator.send_json_to(frame)
-        reply = await communicator.receive_json_from()
-        assert reply["type"] == "error" and reply["code"] == "bad_request"
+    communicator = await connected_socket(user)
+    await communicator.send_json_to(frame)
+    reply = await communicator.receive_json_from()
+    assert await communicator.receive_nothing(timeout=0.2)
     await communicator.disconnect()
+    assert (reply["type"], reply["code"], reply["stream"]) == ("error", code, stream)
+    assert await Message.objects.acount() == 0
+
+
+@pytest.mark.parametrize(
+    ("scope", "message"),
+    [
+        ({}, "请求无效：type='nope'"),
+        ({"cookies": {"django_language": "en"}}, "Bad request: type='nope'"),
+        ({"headers": [(b"accept-language", b"en-US,en;q=0.9")]}, "Bad request: type='nope'"),
+        ({"headers": [(b"accept-language", b"fr-FR,zh-CN;q=0.8")]}, "请求无效：type='nope'"),
+    ],
+)
+async def test_error_frames_are_in_the_sockets_language(scope: dict, message: str) -> None:
+    user = await User.objects.acreate(username="alice")
+    await ready_part()
+    communicator = await connected_socket(user, **scope)
+    await communicator.send_json_to({"type": "nope"})
+    reply = await communicator.receive_json_from()
+    await communicator.disconnect()
+    assert reply == {"type": "error", "stream": None, "code": "bad_request", "message": message}
+
+
+async def test_a_part_not_ready_refuses_every_stream_with_part_not_ready() -> None:
+    user = await User.objects.acreate(username="alice")
+    video = await Video.objects.acreate(bvid="BV1xx411c7mD", aid=2, title="t")
+    await VideoPart.objects.acreate(video=video, page=1, cid=5, stage=VideoPart.Stage.TRANSCRIPT)
+    communicator = await connected_socket(user)
+    replies = []
+    for frame in ({"type": "ask", "question": "好吃吗"}, {"type": "summary"}, {"type": "comments"}):
+        await communicator.send_json_to(frame)
+        replies.append(await communicator.receive_json_from())
+    await communicator.disconnect()
+    assert [(reply["type"], reply["code"], reply["stream"]) for reply in replies] == [
+        ("error", "part_not_ready", "answer"),
+        ("error", "part_not_ready", "summary"),
+        ("error", "part_not_ready", "comments"),
+    ]
+
+
+async def test_cancel_with_nothing_running_is_acknowledged_with_stream_null() -> None:
+    user = await User.objects.acreate(username="alice")
+    await ready_part()
+    communicator = await connected_socket(user)
+    await communicator.send_json_to({"type": "cancel"})
+    reply = await communicator.receive_json_from()
+    assert await communicator.receive_nothing(timeout=0.2)
+    await communicator.disconnect()
+    assert reply == {"type": "cancelled", "stream": None}
+
+
+async def test_cancel_stops_the_answer_and_is_acknowledged_after_its_last_frame(llm: FakeOpenAI) -> None:
+    user = await User.objects.acreate(username="alice")
+    await ready_part()
+    llm.reply = "焯水之后炒糖色。" * 60
+    llm.token_delay = 0.05
+    communicator = await connected_socket(user)
+    await communicator.send_json_to({"type": "ask", "question": "步骤？"})
+    start = await communicator.receive_json_from(timeout=10)
+    assert (start["type"], (await communicator.receive_json_from(timeout=10))["type"]) == ("start", "token")
+    await communicator.send_json_to({"type": "cancel"})
+    frames = [await communicator.receive_json_from(timeout=10)]
+    while frames[-1]["type"] != "cancelled":
+        frames.append(await communicator.receive_json_from(timeout=10))
+    assert await communicator.receive_nothing(timeout=0.3)
+    await communicator.send_json_to(
+        {"type": "ask", "question": "再问一次？", "conversation_id": start["conversation_id"]}
+    )
+    again = await communicator.receive_json_from(timeout=10)
+    await communicator.disconnect()
+
+    assert frames[-1] == {"type": "cancelled", "stream": "answer"}
+    assert {frame["type"] for frame in frames[:-1]} <= {"token"}
+    message = await Message.objects.aget(pk=start["message_id"])
+    assert message.status == Message.Status.INTERRUPTED
+    assert (again["type"], again["stream"]) == ("start", "answer")
+
+
+async def test_a_second_ask_while_one_runs_is_busy(llm: FakeOpenAI) -> None:
+    user = await User.objects.acreate(username="alice")
+    await ready_part()
+    llm.reply = "焯水之后炒糖色。" * 60
+    llm.token_delay = 0.05
+    communicator = await connected_socket(user)
+    await communicator.send_json_to({"type": "ask", "question": "步骤？"})
+    assert (await communicator.receive_json_from(timeout=10))["type"] == "start"
+    await communicator.send_json_to({"type": "ask", "question": "还有呢？"})
+    frame = await communicator.receive_json_from(timeout=10)
+    while frame["type"] == "token":
+        frame = await communicator.receive_json_from(timeout=10)
+    await communicator.disconnect()
+    assert (frame["type"], frame["code"], frame["stream"]) == ("error", "busy", "answer")
 
 
 async def test_disconnect_cancels_the_llm_stream_and_saves_the_partial_answer(llm: FakeOpenAI) -> None:

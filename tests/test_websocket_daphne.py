@@ -51,12 +51,30 @@ def test_chat_over_a_real_daphne(daphne_url: str) -> None:
     assert Message.objects.get(pk=frames[-1]["message_id"]).content == answer
 
 
-def test_anonymous_socket_is_refused_by_daphne(daphne_url: str) -> None:
-    async def attempt() -> None:
-        headers = {"Origin": f"http://{daphne_url}"}
-        async with websockets.connect(f"ws://{daphne_url}/ws/videos/BV1xx411c7mD/1/", additional_headers=headers) as s:
-            await s.recv()
+async def close_of(url: str, path: str, cookie: str | None = None) -> tuple[int, list[dict]]:
+    """Open a socket and read until the server closes it: the close code and the frames before.
 
-    with pytest.raises(websockets.InvalidStatus) as refused:
-        async_to_sync(attempt)()
-    assert refused.value.response.status_code == 403
+    (daphne sends the code without the consumer's reason.)"""
+    headers = {"Origin": f"http://{url}", **({"Cookie": f"sessionid={cookie}"} if cookie else {})}
+    frames = []
+    async with websockets.connect(f"ws://{url}{path}", additional_headers=headers) as socket_:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            while True:
+                frames.append(json.loads(await socket_.recv()))
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code, frames
+
+
+def test_close_codes_reach_a_real_client(daphne_url: str) -> None:
+    async_to_sync(ready_part)()
+    user = User.objects.create_user("alice")
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies["sessionid"].value
+    part = "/ws/videos/BV1xx411c7mD/1/"
+
+    anonymous = async_to_sync(close_of)(daphne_url, part)
+    expired = async_to_sync(close_of)(daphne_url, part, cookie="a-session-that-expired")
+    missing = async_to_sync(close_of)(daphne_url, "/ws/videos/BV1xx411c7mD/9/", cookie=cookie)
+
+    assert (anonymous, expired, missing) == ((4401, []), (4401, []), (4404, []))

@@ -7,44 +7,17 @@ so that `videos` never imports `chat`.
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db import transaction
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest
 
-from videos import services
+from core.errors import stored_error_message
 from videos.models import Chunk, Video, VideoPart
+from videos.services import video_cache_purge
+from videos.submission import video_parts_reingest
+
+__all__ = ["VideoAdmin", "video_cache_purge"]
 
 Stage = VideoPart.Stage
-PURGED_MESSAGE = "缓存已清除，重新提交链接即可再次处理 / Cached data purged; submit the link again to re-ingest"
-
-
-def video_parts_reingest(*, video_ids: list[int]) -> int:
-    """Queue every part of these videos again, ready ones included. Returns how many were queued."""
-    part_ids = VideoPart.objects.filter(video_id__in=video_ids).values_list("pk", flat=True)
-    return sum(services.part_ingest_enqueue(part_id=part_id, force=True) for part_id in part_ids)
-
-
-@transaction.atomic
-def video_cache_purge(*, video_ids: list[int]) -> int:
-    """Drop the parts' chunks, transcripts and danmaku; the parts show as failed until resubmitted.
-
-    Parts being ingested right now are left alone. Returns how many parts were purged.
-    """
-    parts = VideoPart.objects.filter(video_id__in=video_ids).exclude(
-        stage__in=[Stage.QUEUED, Stage.METADATA, Stage.TRANSCRIPT, Stage.CHUNKS, Stage.EMBEDDINGS]
-    )
-    part_ids = list(parts.values_list("pk", flat=True))
-    Chunk.objects.filter(part_id__in=part_ids).delete()
-    VideoPart.objects.filter(pk__in=part_ids).update(
-        stage=Stage.FAILED,
-        progress_percent=0,
-        error_message=PURGED_MESSAGE,
-        transcript_cues=[],
-        danmaku={},
-        transcript_source="",
-        ingested_at=None,
-    )
-    return len(part_ids)
 
 
 class PartStageFilter(admin.SimpleListFilter):
@@ -68,7 +41,7 @@ class PartStageFilter(admin.SimpleListFilter):
 class VideoPartInline(admin.TabularInline):
     model = VideoPart
     extra = 0
-    fields = ["page", "title", "duration_seconds", "stage", "progress_percent", "chunk_count", "error_message"]
+    fields = ["page", "title", "duration_seconds", "stage", "progress_percent", "chunk_count", "error"]
     readonly_fields = fields
     can_delete = False
     show_change_link = True
@@ -83,6 +56,10 @@ class VideoPartInline(admin.TabularInline):
     def chunk_count(self, part: VideoPart) -> int:
         return part.chunk_total
 
+    @admin.display(description="error")
+    def error(self, part: VideoPart) -> str:
+        return part.error_text()
+
 
 @admin.register(Video)
 class VideoAdmin(admin.ModelAdmin):
@@ -94,12 +71,7 @@ class VideoAdmin(admin.ModelAdmin):
     actions = ["reingest", "purge"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Video]:
-        last_error = (
-            VideoPart.objects.filter(video=OuterRef("pk"))
-            .exclude(error_message="")
-            .order_by("-updated_at")
-            .values("error_message")[:1]
-        )
+        failed_parts = VideoPart.objects.filter(video=OuterRef("pk")).exclude(error_code="").order_by("-updated_at")
         chunks = (
             Chunk.objects.filter(part__video=OuterRef("pk"))
             .order_by()
@@ -115,7 +87,8 @@ class VideoAdmin(admin.ModelAdmin):
                 ready_total=Count("parts", filter=Q(parts__stage=Stage.READY), distinct=True),
                 failed_total=Count("parts", filter=Q(parts__stage=Stage.FAILED), distinct=True),
                 chunk_total=Subquery(chunks),
-                last_error_message=Subquery(last_error),
+                last_error_code=Subquery(failed_parts.values("error_code")[:1]),
+                last_error_params=Subquery(failed_parts.values("error_params")[:1]),
             )
         )
 
@@ -135,7 +108,7 @@ class VideoAdmin(admin.ModelAdmin):
 
     @admin.display(description="last error")
     def last_error(self, video: Video) -> str:
-        return (video.last_error_message or "")[:120]
+        return stored_error_message(video.last_error_code or "", video.last_error_params)[:120]
 
     @admin.action(description="Re-ingest all parts")
     def reingest(self, request: HttpRequest, queryset: QuerySet[Video]) -> None:
@@ -168,9 +141,22 @@ class VideoPartAdmin(admin.ModelAdmin):
     list_display = ["video", "page", "title", "stage", "progress_percent", "duration_seconds", "updated_at"]
     list_filter = ["stage", "transcript_source"]
     search_fields = ["video__bvid", "video__title", "title"]
-    exclude = ["transcript_cues", "danmaku"]
-    readonly_fields = ["video", "page", "cid", "duration_seconds", "claimed_by", "heartbeat_at", "ingested_at"]
+    exclude = ["transcript_cues", "danmaku", "error_code", "error_params"]
+    readonly_fields = [
+        "video",
+        "page",
+        "cid",
+        "duration_seconds",
+        "error",
+        "claimed_by",
+        "heartbeat_at",
+        "ingested_at",
+    ]
     inlines = [ChunkInline]
+
+    @admin.display(description="error")
+    def error(self, part: VideoPart) -> str:
+        return part.error_text()
 
 
 @admin.register(Chunk)

@@ -9,15 +9,23 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from asgiref.sync import sync_to_async
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Path, Query, Router, Schema, Status
 from pydantic import ConfigDict
 
-from core.api import ApiError, error_responses
-from videos import services
+from core.api import error_responses
 from videos.exports import export_filename, part_transcript_json, part_transcript_srt
-from videos.ingest import video_submit
 from videos.models import Video, VideoPart
+from videos.selectors import (
+    apart_get_or_404,
+    part_get_or_404,
+    part_require_ready,
+    video_get_or_404,
+    video_parts,
+)
+from videos.submission import part_ingest_enqueue, video_submit
+
+__all__ = ["Bvid", "Page", "PartOut", "apart_get_or_404", "part_out", "part_require_ready", "router"]
 
 router = Router(tags=["videos"])
 
@@ -25,30 +33,6 @@ BVID_PATTERN = r"^BV1[0-9A-Za-z]{9}$"
 MAX_PAGE = 10_000
 Bvid = Annotated[str, Path(pattern=BVID_PATTERN, description="BV id, e.g. BV1xx411c7mD")]
 Page = Annotated[int, Path(ge=1, le=MAX_PAGE, description="1-based part number, as in ?p=N")]
-
-
-# --- selectors shared with chat.api -----------------------------------------------------------------
-
-
-def part_get_or_404(*, bvid: str, page: int, with_transcript: bool = False) -> VideoPart:
-    """The part, without its transcript and danmaku (large JSON) unless asked for."""
-    parts = VideoPart.objects.select_related("video").filter(video__bvid=bvid, page=page)
-    part = (parts if with_transcript else parts.defer("transcript_cues", "danmaku")).first()
-    if part is None:
-        raise Http404("找不到这个视频分 P / No such video part")
-    return part
-
-
-apart_get_or_404 = sync_to_async(part_get_or_404)
-
-
-def part_require_ready(part: VideoPart) -> None:
-    """409 unless the part is ready: still being ingested, or failed (with the reason)."""
-    if part.stage == VideoPart.Stage.FAILED:
-        raise ApiError("ingest_failed", part.error_message or "处理失败 / Ingestion failed", status=409)
-    if not part.is_ready:
-        details = {"stage": part.stage, "percent": part.progress_percent}
-        raise ApiError("part_not_ready", "视频还在处理中，请稍候 / Still being processed", status=409, details=details)
 
 
 # --- schemas ----------------------------------------------------------------------------------------
@@ -63,7 +47,8 @@ class PartOut(Schema):
     duration_seconds: int
     stage: str = Field(description="queued, metadata, transcript, chunks, embeddings, ready or failed")
     progress_percent: int
-    error: str
+    error: str = Field(description="why the last run failed, in the request's language")
+    error_code: str = Field(description="the stable code of that failure (empty unless failed)")
     ready: bool
     transcript_source: str
     transcript_language: str
@@ -125,7 +110,8 @@ def part_out(part: VideoPart, video: Video | None = None) -> dict:
         "duration_seconds": part.duration_seconds,
         "stage": part.stage,
         "progress_percent": part.progress_percent,
-        "error": part.error_message,
+        "error": part.error_text(),
+        "error_code": part.error_code,
         "ready": part.is_ready,
         "transcript_source": part.transcript_source,
         "transcript_language": part.transcript_language,
@@ -136,7 +122,7 @@ def part_out(part: VideoPart, video: Video | None = None) -> dict:
 # --- endpoints --------------------------------------------------------------------------------------
 
 
-@router.post("/videos", response={200: PartOut, 202: PartOut, **error_responses(403, 503)})
+@router.post("/videos", response={200: PartOut, 202: PartOut, **error_responses(403, 502, 503)})
 async def video_submit_endpoint(request: HttpRequest, body: SubmitIn) -> Status[dict]:
     """Submit a link. 200 with the part when it is ready; 202 while it is queued or being ingested.
 
@@ -144,7 +130,7 @@ async def video_submit_endpoint(request: HttpRequest, body: SubmitIn) -> Status[
     """
     part = await video_submit(body.link)
     if not part.is_ready:
-        await sync_to_async(services.part_ingest_enqueue)(part_id=part.pk)
+        await sync_to_async(part_ingest_enqueue)(part_id=part.pk)
         part = await VideoPart.objects.select_related("video").aget(pk=part.pk)
     return Status(200 if part.is_ready else 202, part_out(part))
 
@@ -152,10 +138,8 @@ async def video_submit_endpoint(request: HttpRequest, body: SubmitIn) -> Status[
 @router.get("/videos/{bvid}", response={200: VideoOut, **error_responses(404)})
 def video_detail(request: HttpRequest, bvid: Bvid) -> dict:
     """A video and the ingestion status of each of its parts."""
-    video = Video.objects.filter(bvid=bvid).first()
-    if video is None:
-        raise Http404("找不到这个视频 / No such video")
-    parts = [part_out(part, video) for part in video.parts.order_by("page")]
+    video = video_get_or_404(bvid=bvid)
+    parts = [part_out(part, video) for part in video_parts(video=video)]
     fields = ["bvid", "aid", "title", "description", "owner_name", "cover_url", "duration_seconds", "published_at"]
     return {**{name: getattr(video, name) for name in fields}, "parts": parts}
 

@@ -22,8 +22,19 @@ import httpx
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from core.http import outbound_client
-from videos.errors import VideoError
+from core.errors import AppError
+from core.http import RetryPolicy, outbound_client, retry_after_seconds, with_retries
+from videos.errors import (
+    ASR_API_CHANGED,
+    ASR_DEADLINE,
+    ASR_EMPTY_AUDIO,
+    ASR_FAILED,
+    ASR_KEY_REJECTED,
+    ASR_REJECTED,
+    ASR_TASK_FAILED,
+    ASR_TIMEOUT,
+    ASR_UNREACHABLE,
+)
 from videos.types import Cue, Transcript
 
 logger = logging.getLogger(__name__)
@@ -35,9 +46,9 @@ MAX_RETRY_AFTER_SECONDS = 30.0
 
 
 async def transcribe_audio(audio: bytes, *, filename: str = "audio.m4a") -> Transcript:
-    """Transcribe audio bytes with the configured ASR backend. Raises VideoError(code="asr_failed")."""
+    """Transcribe audio bytes with the configured ASR backend. Raises AppError (asr_* kinds)."""
     if not audio:
-        raise _asr_error("没有可识别的音频（文件为空）", "There is no audio to transcribe (the file is empty)")
+        raise AppError(ASR_EMPTY_AUDIO)
     backend = settings.ASR_BACKEND
     if backend == "bcut":
         return await _transcribe_with_bcut(audio, filename)
@@ -49,8 +60,17 @@ async def transcribe_audio(audio: bytes, *, filename: str = "audio.m4a") -> Tran
 # --- Shared helpers ------------------------------------------------------------------------------
 
 
-def _asr_error(message_zh: str, message_en: str, *, permanent: bool = False) -> VideoError:
-    return VideoError("asr_failed", message_zh, message_en, permanent=permanent)
+def _asr_error(detail: str) -> AppError:
+    """A failure of the service that trying again later may fix; `detail` says what failed."""
+    return AppError(ASR_FAILED, detail=detail)
+
+
+class _RetryableResponse(Exception):
+    """A reply with a status worth retrying (429, 5xx …); the last one is returned as it is."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
 
 
 def _upload_name(filename: str) -> tuple[str, str]:
@@ -66,49 +86,51 @@ def _request_timeout() -> float:
     return float(settings.ASR_TIMEOUT_SECONDS)
 
 
-def _retry_delay(attempt: int, response: httpx.Response | None) -> float:
-    """Retry-After when the server gives one, else exponential backoff from ASR_RETRY_BASE_DELAY_SECONDS."""
-    retry_after = response.headers.get("Retry-After", "") if response is not None else ""
-    try:
-        return min(max(float(retry_after), 0.0), MAX_RETRY_AFTER_SECONDS)
-    except ValueError:
-        return float(settings.ASR_RETRY_BASE_DELAY_SECONDS) * 2**attempt
+def _retry_policy() -> RetryPolicy:
+    """ASR_RETRY_ATTEMPTS tries, backoff from ASR_RETRY_BASE_DELAY_SECONDS, Retry-After up to 30 s."""
+    return RetryPolicy(
+        attempts=max(1, int(settings.ASR_RETRY_ATTEMPTS)),
+        base_delay=float(settings.ASR_RETRY_BASE_DELAY_SECONDS),
+        max_delay=MAX_RETRY_AFTER_SECONDS,
+    )
+
+
+def _server_delay(exc: Exception) -> float | None:
+    return retry_after_seconds(exc.response.headers) if isinstance(exc, _RetryableResponse) else None
 
 
 async def _send(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response:
     """One request, retried on connection errors, 429 and 5xx. The last retryable response is returned."""
-    attempts = max(1, int(settings.ASR_RETRY_ATTEMPTS))
-    for attempt in range(attempts):
-        response: httpx.Response | None = None
+
+    async def request_once() -> httpx.Response:
         try:
             response = await client.request(method, url, **kwargs)
         except httpx.ReadTimeout as exc:
             # The server may still be working: do not pay for the upload twice.
-            raise _asr_error(
-                "语音识别服务没有及时响应，请稍后重试", "The speech recognition service did not answer in time"
-            ) from exc
-        except httpx.TransportError as exc:
-            if attempt + 1 == attempts:
-                raise _asr_error(
-                    "无法连接语音识别服务", f"Cannot reach the speech recognition service ({exc})"
-                ) from exc
-        else:
-            if response.status_code not in RETRY_STATUSES or attempt + 1 == attempts:
-                return response
-        delay = _retry_delay(attempt, response)
-        logger.info("ASR %s %s failed (attempt %d), retrying in %.1fs", method, url, attempt + 1, delay)
-        await asyncio.sleep(delay)
-    raise AssertionError("unreachable")  # the loop always returns or raises
+            raise AppError(ASR_TIMEOUT) from exc
+        if response.status_code in RETRY_STATUSES:
+            raise _RetryableResponse(response)
+        return response
+
+    try:
+        return await with_retries(
+            request_once,
+            policy=_retry_policy(),
+            is_retryable=lambda exc: isinstance(exc, _RetryableResponse | httpx.TransportError),
+            server_delay=_server_delay,
+            what=f"ASR {method} {url}",
+        )
+    except _RetryableResponse as exc:
+        return exc.response
+    except httpx.TransportError as exc:
+        raise AppError(ASR_UNREACHABLE, details={"reason": str(exc)[:200]}) from exc
 
 
 def _json_body(response: httpx.Response, service: str) -> Any:
     try:
         return response.json()
     except ValueError as exc:
-        raise _asr_error(
-            f"{service} 返回了无法解析的内容（HTTP {response.status_code}）",
-            f"{service} returned a body that is not JSON (HTTP {response.status_code})",
-        ) from exc
+        raise _asr_error(f"{service}: a body that is not JSON (HTTP {response.status_code})") from exc
 
 
 def _make_cue(start_ms: int, end_ms: int, text: str) -> Cue | None:
@@ -177,8 +199,12 @@ class BcutUpload:
     per_size: int
 
 
-class _EncodingRejected(VideoError):
+class _EncodingRejected(Exception):
     """The server refused the request shape (HTTP 400/412 or code -400); the other shape may work."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
 
 
 async def _transcribe_with_bcut(audio: bytes, filename: str) -> Transcript:
@@ -188,10 +214,7 @@ async def _transcribe_with_bcut(audio: bytes, filename: str) -> Transcript:
             client.headers["Cache-Control"] = "no-cache"  # with a browser UA, avoids 412 (docs §9)
             result = await _BcutSession(client).run(audio, filename)
     except TimeoutError as exc:
-        raise _asr_error(
-            f"必剪语音识别在 {deadline:g} 秒内没有完成，请稍后重试",
-            f"bcut speech recognition did not finish within {deadline:g} s; try again later",
-        ) from exc
+        raise AppError(ASR_DEADLINE, seconds=f"{deadline:g}") from exc
     return Transcript(cues=cues_from_bcut_result(result), source="asr")
 
 
@@ -224,7 +247,7 @@ class _BcutSession:
         except (KeyError, TypeError, ValueError) as exc:
             raise _bcut_unexpected("resource/create") from exc
         if upload.per_size <= 0 or upload.per_size * len(upload.upload_urls) < size:
-            raise _asr_error("必剪返回的上传分片装不下整个音频", "bcut's upload parts cannot hold the whole audio")
+            raise _asr_error("bcut's upload parts cannot hold the whole audio")
         return upload
 
     async def upload_parts(self, upload: BcutUpload, audio: bytes) -> list[str]:
@@ -236,10 +259,7 @@ class _BcutSession:
             response = await _send(self.client, "PUT", url, content=clip, headers=headers)
             etag = response.headers.get("ETag", "")
             if response.status_code >= 400 or not etag:
-                raise _asr_error(
-                    f"上传音频第 {index + 1} 段失败（HTTP {response.status_code}）",
-                    f"Uploading audio part {index + 1} failed (HTTP {response.status_code})",
-                )
+                raise _asr_error(f"uploading audio part {index + 1}: HTTP {response.status_code}")
             etags.append(etag)
         return etags
 
@@ -258,15 +278,16 @@ class _BcutSession:
         params = {"model_id": BCUT_RESULT_MODEL_ID, "task_id": task_id}
         while True:
             response = await _send(self.client, "GET", f"{self.base}/task/result", params=params)
-            data = _bcut_reply(response, "task/result")
+            try:
+                data = _bcut_reply(response, "task/result")
+            except _EncodingRejected as exc:  # polling has one shape only: nothing else to try
+                raise _asr_error(exc.detail) from exc
             state = data.get("state")
             if state == BCUT_DONE:
                 return data.get("result") or ""
             if state == BCUT_FAILED:
                 remark = str(data.get("remark") or "")
-                raise _asr_error(
-                    f"必剪语音识别失败：{remark}", f"bcut speech recognition failed: {remark}", permanent=True
-                )
+                raise AppError(ASR_TASK_FAILED, remark=remark)
             logger.debug("bcut task %s state %s: %s", task_id, state, data.get("remark"))
             await asyncio.sleep(interval)
 
@@ -283,42 +304,29 @@ class _BcutSession:
             try:
                 data = _bcut_reply(response, path.lstrip("/"))
             except _EncodingRejected as exc:
-                logger.info("bcut rejected the %s encoding on %s: %s", encoding.name, path, exc.message_en)
-                rejected.append(exc.message_en)
+                logger.info("bcut rejected the %s encoding on %s: %s", encoding.name, path, exc.detail)
+                rejected.append(exc.detail)
                 continue
             self.encodings.remove(encoding)
             self.encodings.insert(0, encoding)
             return data
-        raise _asr_error(
-            f"必剪拒绝了两种请求格式（{path}），接口可能已变更",
-            f"bcut rejected both request encodings on {path}; the API may have changed: {'; '.join(rejected)}",
-            permanent=True,
-        )
+        raise AppError(ASR_API_CHANGED, path=path, rejected="; ".join(rejected))
 
 
 def _bcut_reply(response: httpx.Response, step: str) -> dict[str, Any]:
-    """The `data` of a {code, message, data} reply; raises VideoError (or _EncodingRejected)."""
+    """The `data` of a {code, message, data} reply; raises AppError (or _EncodingRejected)."""
     if response.status_code in BCUT_REJECT_STATUSES:
-        raise _EncodingRejected(
-            "asr_failed", f"必剪拒绝了请求（{step}）", f"bcut rejected {step} (HTTP {response.status_code})"
-        )
+        raise _EncodingRejected(f"bcut rejected {step} (HTTP {response.status_code})")
     if response.status_code >= 400:
-        raise _asr_error(
-            f"必剪服务出错（{step}，HTTP {response.status_code}）",
-            f"bcut failed on {step} (HTTP {response.status_code})",
-        )
+        raise _asr_error(f"bcut {step}: HTTP {response.status_code}")
     body = _json_body(response, BCUT)
     if not isinstance(body, dict):
         raise _bcut_unexpected(step)
     code, message = body.get("code"), str(body.get("message") or "")
     if code in BCUT_REJECT_CODES:
-        raise _EncodingRejected(
-            "asr_failed", f"必剪拒绝了请求（{step}）：{message}", f"bcut rejected {step}: {message}"
-        )
+        raise _EncodingRejected(f"bcut rejected {step}: {message}")
     if code != 0:
-        raise _asr_error(
-            f"必剪返回错误（{step}）：{code} {message}", f"bcut returned an error on {step}: {code} {message}"
-        )
+        raise _asr_error(f"bcut {step}: error {code} {message}")
     data = body.get("data")
     if not isinstance(data, dict):
         raise _bcut_unexpected(step)
@@ -332,8 +340,8 @@ def _bcut_field(data: dict[str, Any], key: str, step: str) -> str:
     return str(value)
 
 
-def _bcut_unexpected(step: str) -> VideoError:
-    return _asr_error(f"必剪返回了无法识别的数据（{step}）", f"bcut returned an unexpected reply on {step}")
+def _bcut_unexpected(step: str) -> AppError:
+    return _asr_error(f"bcut {step}: unexpected reply")
 
 
 def cues_from_bcut_result(result: str | dict[str, Any]) -> list[Cue]:
@@ -380,16 +388,10 @@ def _raise_for_openai_status(response: httpx.Response) -> None:
         return
     detail = _openai_error_message(response)
     if status in (401, 403):
-        raise _asr_error(
-            "语音识别服务拒绝了 API 密钥（请检查 ASR_API_KEY）",
-            f"The speech recognition service rejected the API key (check ASR_API_KEY): {detail}",
-            permanent=True,
-        )
-    raise _asr_error(
-        f"语音识别服务返回错误（HTTP {status}）：{detail}",
-        f"The speech recognition service returned HTTP {status}: {detail}",
-        permanent=status not in RETRY_STATUSES,
-    )
+        raise AppError(ASR_KEY_REJECTED, detail=detail)
+    if status in RETRY_STATUSES:
+        raise _asr_error(f"HTTP {status}: {detail}")
+    raise AppError(ASR_REJECTED, status=status, detail=detail)
 
 
 def _openai_error_message(response: httpx.Response) -> str:
@@ -425,8 +427,5 @@ def transcript_from_verbose_json(payload: Any) -> Transcript:
     return Transcript(cues=_sorted_cues(cues), source="asr", language=language if isinstance(language, str) else "")
 
 
-def _openai_unexpected() -> VideoError:
-    return _asr_error(
-        "语音识别服务返回的不是带时间轴的 verbose_json",
-        "The speech recognition service did not return verbose_json with segments",
-    )
+def _openai_unexpected() -> AppError:
+    return _asr_error("no verbose_json with segments")

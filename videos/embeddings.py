@@ -33,9 +33,11 @@ from functools import lru_cache
 import openai
 from django.conf import settings
 
-from core.http import openai_client, retry_after_seconds
+from core.concurrency import gather_or_cancel
+from core.errors import AppError
+from core.http import RetryPolicy, openai_client, retry_after_seconds, with_retries
 from core.tokens import count_tokens, prefix_within_tokens
-from videos.errors import VideoError
+from videos.errors import EMBEDDING_DIMENSIONS_MISMATCH, EMBEDDING_FAILED, EMBEDDING_REJECTED
 from videos.models import EMBEDDING_COLUMN_DIMENSIONS
 from videos.search_text import text_runs
 
@@ -60,7 +62,7 @@ async def embed_texts(texts: Sequence[str], *, on_progress: ProgressCallback | N
     """One vector per text, in input order, each EMBEDDING_COLUMN_DIMENSIONS long (zero-padded).
 
     `on_progress(done, total)` (plain or async) is called with counts of texts as batches finish.
-    Raises VideoError(code="embedding_failed") when the endpoint keeps failing.
+    Raises AppError(EMBEDDING_FAILED) when the endpoint keeps failing (EMBEDDING_REJECTED when it refuses).
     """
     texts = list(texts)
     for position, text in enumerate(texts):
@@ -153,46 +155,40 @@ async def _embed_with_api(texts: list[str], on_progress: ProgressCallback | None
         await _report(on_progress, done, len(inputs))
 
     async with openai_client() as client:  # one per call: a client is bound to its event loop
-        await _gather_or_cancel([run(client, batch) for batch in batches])
+        await gather_or_cancel([run(client, batch) for batch in batches])
     return vectors
 
 
-async def _gather_or_cancel(coroutines: list[Awaitable[None]]) -> None:
-    """Run all; on the first failure cancel the rest and raise that failure (not a group)."""
-    tasks = [asyncio.ensure_future(coroutine) for coroutine in coroutines]
-    try:
-        await asyncio.gather(*tasks)
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
-
-
 async def _embed_batch(client: openai.AsyncOpenAI, inputs: list[str], state: _CallState) -> list[list[float]]:
-    attempts = settings.EMBEDDING_RETRY_ATTEMPTS
-    attempt = 0
-    while True:
-        attempt += 1
-        sent_dimensions = state.send_dimensions
-        try:
-            return await _request_embeddings(client, inputs, send_dimensions=sent_dimensions)
-        except openai.APIStatusError as exc:
-            if exc.status_code in (400, 422) and sent_dimensions:
-                logger.info("embedding endpoint refused `dimensions` (%s); retrying without it", exc.status_code)
-                state.send_dimensions = False
-                attempt -= 1  # a different request, not a retry
-                continue
-            if not _is_retryable(exc.status_code):
-                raise _failure(exc, permanent=True) from exc
-            error: Exception = exc
-        except (openai.APIConnectionError, _BadResponse) as exc:
-            error = exc
-        if attempt >= attempts:
-            raise _failure(error, permanent=False) from error
-        delay = _retry_delay(attempt, error)
-        logger.warning("embedding batch failed (%s); retry %d/%d in %.1fs", error, attempt, attempts - 1, delay)
-        await asyncio.sleep(delay)
+    """One batch, retried on 429, 5xx, connection errors and short replies (EMBEDDING_RETRY_*)."""
+    policy = RetryPolicy(
+        attempts=settings.EMBEDDING_RETRY_ATTEMPTS,
+        base_delay=settings.EMBEDDING_RETRY_BASE_DELAY_SECONDS,
+        max_delay=MAX_RETRY_DELAY_SECONDS,
+    )
+    try:
+        return await with_retries(
+            lambda: _embed_batch_once(client, inputs, state),
+            policy=policy,
+            is_retryable=_is_retryable,
+            server_delay=_server_delay,
+            what="embedding batch",
+        )
+    except (openai.APIStatusError, openai.APIConnectionError, _BadResponse) as exc:
+        raise _failure(exc, retryable=_is_retryable(exc)) from exc
+
+
+async def _embed_batch_once(client: openai.AsyncOpenAI, inputs: list[str], state: _CallState) -> list[list[float]]:
+    """One try; a 400/422 to `dimensions` is answered by asking again without it (not a retry)."""
+    sent_dimensions = state.send_dimensions
+    try:
+        return await _request_embeddings(client, inputs, send_dimensions=sent_dimensions)
+    except openai.APIStatusError as exc:
+        if exc.status_code not in (400, 422) or not sent_dimensions:
+            raise
+        logger.info("embedding endpoint refused `dimensions` (%s); retrying without it", exc.status_code)
+        state.send_dimensions = False
+    return await _request_embeddings(client, inputs, send_dimensions=False)
 
 
 async def _request_embeddings(
@@ -211,40 +207,27 @@ async def _request_embeddings(
     vectors = [list(by_index[index]) for index in range(len(inputs))]
     for vector in vectors:
         if len(vector) != dimensions:
-            raise VideoError(
-                "embedding_dimensions_mismatch",
-                f"向量模型返回 {len(vector)} 维向量，与 EMBEDDING_DIMENSIONS={dimensions} 不符",
-                f"The embedding model returned {len(vector)} dimensions, but EMBEDDING_DIMENSIONS is {dimensions}",
-                permanent=True,
-            )
+            raise AppError(EMBEDDING_DIMENSIONS_MISMATCH, got=len(vector), expected=dimensions)
     return vectors
 
 
-def _is_retryable(status_code: int) -> bool:
-    return status_code in RETRYABLE_STATUS_CODES or status_code >= 500
-
-
-def _retry_delay(attempt: int, error: Exception) -> float:
-    """Exponential backoff from EMBEDDING_RETRY_BASE_DELAY_SECONDS, or the server's Retry-After."""
-    base = settings.EMBEDDING_RETRY_BASE_DELAY_SECONDS
-    delay = base * 2 ** (attempt - 1)
+def _is_retryable(error: Exception) -> bool:
+    """429, 408, 409 and 5xx, connection errors and replies without one embedding per input."""
     if isinstance(error, openai.APIStatusError):
-        retry_after = retry_after_seconds(error.response.headers)
-        if retry_after is not None:
-            delay = retry_after
-    return min(delay, MAX_RETRY_DELAY_SECONDS)
+        return error.status_code in RETRYABLE_STATUS_CODES or error.status_code >= 500
+    return isinstance(error, openai.APIConnectionError | _BadResponse)
 
 
-def _failure(error: Exception, *, permanent: bool) -> VideoError:
+def _server_delay(error: Exception) -> float | None:
+    """The server's Retry-After, if it sent one."""
+    return retry_after_seconds(error.response.headers) if isinstance(error, openai.APIStatusError) else None
+
+
+def _failure(error: Exception, *, retryable: bool) -> AppError:
     detail = getattr(error, "message", None) or str(error)
     status = getattr(error, "status_code", None)
     reason = f"HTTP {status}: {detail}" if status else detail
-    return VideoError(
-        "embedding_failed",
-        f"向量化服务请求失败：{reason}",
-        f"The embedding request failed: {reason}",
-        permanent=permanent,
-    )
+    return AppError(EMBEDDING_FAILED if retryable else EMBEDDING_REJECTED, reason=reason)
 
 
 # --- The offline embedder ---------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Runs in a task worker (videos.tasks) or inline from `manage.py ingest`. Every stage change is
 saved on the part and published on the channel layer. Any failure marks the part failed with
-a user-facing reason; the previous chunks stay untouched until the final atomic swap.
+its error code and params; the previous chunks stay untouched until the final atomic swap.
+Starting the pipeline is the caller's business (videos.submission queues it).
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from collections.abc import Awaitable, Callable
 
 from asgiref.sync import sync_to_async
 
+from core.errors import INTERNAL_ERROR, AppError
 from videos import asr, services
-from videos.bilibili import BilibiliClient, danmaku_summary
+from videos.bilibili import BilibiliClient
 from videos.chunking import chunks_for_transcript
+from videos.danmaku import danmaku_summary
 from videos.embeddings import embed_texts, embedding_space
-from videos.errors import VideoError
+from videos.errors import CLAIM_LOST, EMPTY_TRANSCRIPT
 from videos.models import VideoPart
 from videos.progress import progress_publish
 from videos.types import Transcript
@@ -33,14 +36,12 @@ class PartPipeline:
         self.worker = worker
         self.on_progress = on_progress
 
-    async def report(self, stage: str, percent: int, error: str = "") -> None:
+    async def report(self, stage: str, percent: int) -> None:
         part = await sync_to_async(services.part_progress_save)(
-            part_id=self.part_id, worker=self.worker, stage=stage, percent=percent, error=error
+            part_id=self.part_id, worker=self.worker, stage=stage, percent=percent
         )
         if part is None:
-            raise VideoError(
-                "claim_lost", "另一个任务接管了这个分P", "Another worker took over this part", permanent=False
-            )
+            raise AppError(CLAIM_LOST)
         await self.announce(part)
 
     async def announce(self, part: VideoPart) -> None:
@@ -69,7 +70,7 @@ class PartPipeline:
         await self.report(Stage.CHUNKS, 45)
         drafts = chunks_for_transcript(transcript)
         if not drafts:
-            raise VideoError("empty_transcript", "这个视频没有可识别的语音或字幕", "No speech or subtitles were found")
+            raise AppError(EMPTY_TRANSCRIPT)
 
         await self.report(Stage.EMBEDDINGS, 50)
         space = embedding_space()
@@ -95,7 +96,7 @@ class PartPipeline:
         """Danmaku feed the highlights; without them the rest of the pipeline still works."""
         try:
             items = await client.fetch_danmaku(part.cid)
-        except VideoError as exc:
+        except AppError as exc:
             logger.warning("no danmaku for %s: %s", part, exc)
             return
         summary = danmaku_summary(items)
@@ -103,24 +104,6 @@ class PartPipeline:
 
     async def embedding_progress(self, done: int, total: int) -> None:
         await self.report(Stage.EMBEDDINGS, 50 + (49 * done) // max(total, 1))
-
-
-async def video_submit(text: str) -> VideoPart:
-    """Resolve a link, store the video's metadata and all its parts, and return the part it names.
-
-    Bad links, missing, private or blocked videos raise VideoError before anything is written.
-    """
-    async with BilibiliClient() as client:
-        ref = await client.resolve(text)
-        info = await client.fetch_video_info(ref.bvid)
-    if ref.page > len(info.parts) or not any(part.page == ref.page for part in info.parts):
-        raise VideoError(
-            "no_such_part",
-            f"这个视频没有第 {ref.page} P（共 {len(info.parts)} P）",
-            f"This video has no part {ref.page} (it has {len(info.parts)})",
-        )
-    video = await sync_to_async(services.video_upsert)(info=info)
-    return await VideoPart.objects.select_related("video").aget(video=video, page=ref.page)
 
 
 async def part_ingest(
@@ -144,17 +127,17 @@ async def part_ingest(
             await pipeline.run()
         else:
             await pipeline.store(transcript)
-    except VideoError as exc:
-        await _fail(pipeline, exc.message)
+    except AppError as exc:
+        await _fail(pipeline, exc)
     except Exception:
         logger.exception("ingestion of part %s failed", part_id)
-        await _fail(pipeline, "内部错误，请稍后重试 / Internal error, please try again later")
+        await _fail(pipeline, AppError(INTERNAL_ERROR))
     finally:
         await sync_to_async(services.part_release)(part_id=part_id, worker=worker)
     return True
 
 
-async def _fail(pipeline: PartPipeline, message: str) -> None:
-    part = await sync_to_async(services.part_fail)(part_id=pipeline.part_id, worker=pipeline.worker, message=message)
+async def _fail(pipeline: PartPipeline, error: AppError) -> None:
+    part = await sync_to_async(services.part_fail)(part_id=pipeline.part_id, worker=pipeline.worker, error=error)
     if part is not None:
         await pipeline.announce(part)

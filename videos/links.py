@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-from videos.errors import InvalidLinkError
+from core.errors import AppError
+from videos.errors import INVALID_LINK
 from videos.types import VideoRef
 
 # --- BV id ↔ av id (the current algorithm, valid for every aid below 2**51) --------------------
@@ -36,11 +37,11 @@ def _swap_bv_positions(bvid: str) -> str:
 
 
 def av_to_bv(aid: int) -> str:
-    """The BV id of an av id, e.g. 170001 → "BV17x411w7KC". Raises InvalidLinkError out of range."""
+    """The BV id of an av id, e.g. 170001 → "BV17x411w7KC". Raises AppError(INVALID_LINK) out of range."""
     if isinstance(aid, bool) or not isinstance(aid, int):
         raise TypeError(f"aid must be an int, got {type(aid).__name__}")
     if not 0 < aid < MAX_AID:
-        raise InvalidLinkError("av 号超出范围", f"The av id {aid} is out of range (1 to 2^51 - 1)")
+        raise AppError(INVALID_LINK, details={"reason": "aid_out_of_range"})
     number = (aid | MAX_AID) ^ BV_XOR_CODE
     digits = []
     for _ in range(9):
@@ -50,16 +51,16 @@ def av_to_bv(aid: int) -> str:
 
 
 def bv_to_av(bvid: str) -> int:
-    """The av id of a BV id, e.g. "BV17x411w7KC" → 170001. Raises InvalidLinkError when malformed."""
+    """The av id of a BV id, e.g. "BV17x411w7KC" → 170001. Raises AppError(INVALID_LINK) when malformed."""
     if not isinstance(bvid, str) or not _BV_PATTERN.fullmatch(bvid):
-        raise InvalidLinkError("BV 号格式错误", f"{bvid!r} is not a BV id (BV1 followed by 9 characters)")
+        raise AppError(INVALID_LINK, details={"reason": "bad_bvid"})
     number = 0
     for char in _swap_bv_positions(bvid)[3:]:
         number = number * _BV_BASE + _BV_DIGIT_VALUES[char]
     aid = (number & BV_MASK_CODE) ^ BV_XOR_CODE
     # A real BV id always carries the 2**51 flag bit and nothing above it.
     if number >> 51 != 1 or aid <= 0:
-        raise InvalidLinkError("BV 号无效", f"{bvid!r} does not encode a valid av id")
+        raise AppError(INVALID_LINK, details={"reason": "bad_bvid"})
     return aid
 
 
@@ -154,9 +155,9 @@ def parse_video_ref(text: str) -> VideoRef:
     for match in _BV_IN_TEXT.finditer(_URL_IN_TEXT.sub(" ", stripped)):
         try:
             return _ref_from_id_match(match)
-        except InvalidLinkError:
+        except AppError:
             continue
-    raise InvalidLinkError()
+    raise AppError(INVALID_LINK, details={"reason": "not_a_video_link"})
 
 
 def short_link_code(url: str) -> str | None:
@@ -191,7 +192,7 @@ def is_bilibili_video_url(url: str) -> bool:
         return False
     try:
         return _ref_from_url(url) is not None
-    except InvalidLinkError:
+    except AppError:
         return False
 
 

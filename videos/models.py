@@ -9,6 +9,8 @@ from django.db import models
 from django.utils import timezone
 from pgvector.django import HnswIndex, VectorField
 
+from core.errors import stored_error_message
+
 # Every embedding is stored in one fixed-width column so that one HNSW index serves it.
 # Models with fewer dimensions are zero-padded, which leaves cosine distances unchanged.
 EMBEDDING_COLUMN_DIMENSIONS = 1024
@@ -59,7 +61,9 @@ class VideoPart(models.Model):
     duration_seconds = models.PositiveIntegerField(default=0)
     stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.QUEUED)
     progress_percent = models.PositiveSmallIntegerField(default=0)
-    error_message = models.TextField(blank=True)
+    # Why the last run failed, as an error code and its params (videos.errors); rendered when shown.
+    error_code = models.CharField(max_length=64, blank=True)
+    error_params = models.JSONField(default=dict, blank=True)
     transcript_source = models.CharField(
         max_length=16, choices=TranscriptSource.choices, default=TranscriptSource.NONE, blank=True
     )
@@ -86,6 +90,8 @@ class VideoPart(models.Model):
             ),
         ]
 
+    IN_PROGRESS_STAGES = (Stage.QUEUED, Stage.METADATA, Stage.TRANSCRIPT, Stage.CHUNKS, Stage.EMBEDDINGS)
+
     def __str__(self) -> str:
         return f"{self.video.bvid} p{self.page}"
 
@@ -97,13 +103,18 @@ class VideoPart(models.Model):
     def is_in_progress(self) -> bool:
         return self.stage not in (self.Stage.READY, self.Stage.FAILED)
 
+    def error_text(self, language: str | None = None) -> str:
+        """Why the last run failed, in `language` (the active one by default); "" when it did not."""
+        return stored_error_message(self.error_code, self.error_params, language)
+
     def progress_dict(self) -> dict:
         return {
             "bvid": self.video.bvid,
             "page": self.page,
             "stage": self.stage,
             "percent": self.progress_percent,
-            "error": self.error_message,
+            "error": self.error_text(),
+            "error_code": self.error_code,
         }
 
 

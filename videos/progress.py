@@ -14,7 +14,7 @@ def video_group_name(bvid: str) -> str:
 
 
 async def progress_publish(progress: dict) -> None:
-    """Send {"type": "ingest.progress", "bvid", "page", "stage", "percent", "error"} to the video's group.
+    """Send {"type": "ingest.progress", "bvid", "page", "stage", "percent", "error", "error_code"} to the group.
 
     The in-memory layer only reaches consumers in this process; with REDIS_URL every process hears it.
     A failure to publish never fails the ingestion.

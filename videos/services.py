@@ -1,6 +1,8 @@
-"""Writes for videos: store metadata, queue and claim ingestion, replace a part's chunks.
+"""Writes for videos: store metadata, queue and claim ingestion, replace a part's chunks, record
+a user's videos.
 
-Pages, the API, consumers, tasks and commands all go through these functions.
+Pages, the API, consumers, tasks and commands all go through these functions. They only write
+rows: starting a background job is the caller's decision (videos.submission enqueues).
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from videos.models import Chunk, Video, VideoPart
+from core.errors import AppError
+from videos.errors import CACHE_PURGED, PART_REPLACED
+from videos.models import Chunk, Video, VideoPart, VideoRequest
 from videos.search_text import search_terms
 from videos.types import ChunkDraft, Transcript, VideoInfo
 
@@ -65,9 +69,6 @@ def video_upsert(*, info: VideoInfo) -> Video:
     return video
 
 
-REPLACED_PART_MESSAGE = "UP主替换了这个分P的视频，请重新处理 / The uploader replaced this part; process it again"
-
-
 def _part_footage_replaced(*, part: VideoPart, cid: int) -> None:
     """The uploader replaced a part: drop what describes the old footage, keep conversations.
 
@@ -78,36 +79,42 @@ def _part_footage_replaced(*, part: VideoPart, cid: int) -> None:
         cid=cid, transcript_cues=[], danmaku={}, ingested_at=None, progress_percent=0
     )
     VideoPart.objects.filter(pk=part.pk, stage=VideoPart.Stage.READY).update(
-        stage=VideoPart.Stage.FAILED, error_message=REPLACED_PART_MESSAGE
+        stage=VideoPart.Stage.FAILED, error_code=PART_REPLACED.code, error_params={}
     )
 
 
-def part_ingest_enqueue(*, part_id: int, force: bool = False, run_in_worker: bool = True) -> bool:
-    """Queue the part's pipeline unless it is ready (and not forced) or already running.
+@transaction.atomic
+def part_queue(*, part_id: int, force: bool = False) -> bool:
+    """Reset the part to queued unless it is ready (and not forced) or a live worker runs it.
 
-    Concurrent calls are serialized on the part's row, so only one of them queues a job.
-    With `run_in_worker=False` the part is only reset to queued, for a caller that runs the
-    pipeline itself (`manage.py ingest`). Returns whether the part was queued.
+    Concurrent calls are serialized on the part's row, so only one of them returns True; that
+    caller starts the pipeline (a background job, or `manage.py ingest` in its own process).
     """
-    from videos.tasks import ingest_part_task
-
-    with transaction.atomic():
-        part = VideoPart.objects.select_for_update().get(pk=part_id)
-        if part.is_ready and not force:
-            return False
-        if part.is_in_progress and not _claim_is_stale(part):
-            return False
-        VideoPart.objects.filter(pk=part.pk).update(
-            stage=VideoPart.Stage.QUEUED,
-            progress_percent=0,
-            error_message="",
-            claimed_by="",
-            heartbeat_at=timezone.now(),
-            ingest_started_at=timezone.now(),
-        )
-        if run_in_worker:
-            transaction.on_commit(lambda: ingest_part_task.enqueue(part_id))
+    part = VideoPart.objects.select_for_update().get(pk=part_id)
+    if part.is_ready and not force:
+        return False
+    if part.is_in_progress and not _claim_is_stale(part):
+        return False
+    VideoPart.objects.filter(pk=part.pk).update(
+        stage=VideoPart.Stage.QUEUED,
+        progress_percent=0,
+        error_code="",
+        error_params={},
+        claimed_by="",
+        heartbeat_at=timezone.now(),
+        ingest_started_at=timezone.now(),
+    )
     return True
+
+
+def stale_part_ids() -> list[int]:
+    """Parts whose worker died mid-pipeline (no heartbeat for STALE_CLAIM_AFTER)."""
+    stale_before = timezone.now() - STALE_CLAIM_AFTER
+    return list(
+        VideoPart.objects.exclude(stage__in=[VideoPart.Stage.READY, VideoPart.Stage.FAILED])
+        .filter(Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True))
+        .values_list("pk", flat=True)
+    )
 
 
 def _claim_is_stale(part: VideoPart) -> bool:
@@ -129,41 +136,33 @@ def part_claim(*, part_id: int, worker: str) -> bool:
     return claimed == 1
 
 
-def part_progress_save(*, part_id: int, worker: str, stage: str, percent: int, error: str = "") -> VideoPart | None:
+def part_progress_save(
+    *, part_id: int, worker: str, stage: str, percent: int, error: AppError | None = None
+) -> VideoPart | None:
     """Record a stage change or progress (and heartbeat) if this worker still holds the claim."""
+    stored = error.stored() if error is not None else {"code": "", "params": {}}
     updated = VideoPart.objects.filter(pk=part_id, claimed_by=worker).update(
-        stage=stage, progress_percent=max(0, min(100, percent)), error_message=error, heartbeat_at=timezone.now()
+        stage=stage,
+        progress_percent=max(0, min(100, percent)),
+        error_code=stored["code"],
+        error_params=stored["params"],
+        heartbeat_at=timezone.now(),
     )
     if not updated:
         return None
     return VideoPart.objects.select_related("video").get(pk=part_id)
 
 
-def part_fail(*, part_id: int, worker: str, message: str) -> VideoPart | None:
+def part_fail(*, part_id: int, worker: str, error: AppError) -> VideoPart | None:
+    """Mark the part failed with the error's code and params, and let go of the claim."""
     with transaction.atomic():
-        part = part_progress_save(
-            part_id=part_id, worker=worker, stage=VideoPart.Stage.FAILED, percent=0, error=message[:2000]
-        )
+        part = part_progress_save(part_id=part_id, worker=worker, stage=VideoPart.Stage.FAILED, percent=0, error=error)
         VideoPart.objects.filter(pk=part_id, claimed_by=worker).update(claimed_by="")
     return part
 
 
 def part_release(*, part_id: int, worker: str) -> None:
     VideoPart.objects.filter(pk=part_id, claimed_by=worker).update(claimed_by="")
-
-
-def requeue_stale_parts() -> list[int]:
-    """Queue again every part whose worker died mid-pipeline (no heartbeat for STALE_CLAIM_AFTER)."""
-    stale_before = timezone.now() - STALE_CLAIM_AFTER
-    stale_ids = list(
-        VideoPart.objects.exclude(stage__in=[VideoPart.Stage.READY, VideoPart.Stage.FAILED])
-        .filter(Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True))
-        .values_list("pk", flat=True)
-    )
-    requeued = [part_id for part_id in stale_ids if part_ingest_enqueue(part_id=part_id)]
-    if requeued:
-        logger.warning("requeued orphaned ingestion for parts %s", requeued)
-    return requeued
 
 
 @transaction.atomic
@@ -206,7 +205,8 @@ def part_chunks_replace(
     part.transcript_language = transcript.language[:32]
     part.stage = VideoPart.Stage.READY
     part.progress_percent = 100
-    part.error_message = ""
+    part.error_code = ""
+    part.error_params = {}
     part.ingested_at = timezone.now()
     part.heartbeat_at = timezone.now()
     part.claimed_by = ""
@@ -233,3 +233,33 @@ def part_embeddings_replace(*, part_id: int, vectors_by_chunk: dict[int, list[fl
         for chunk_id, vector in vectors_by_chunk.items():
             Chunk.objects.filter(pk=chunk_id, part_id=part_id).update(embedding=vector, embedding_model=space)
     return len(vectors_by_chunk)
+
+
+@transaction.atomic
+def video_cache_purge(*, video_ids: list[int]) -> int:
+    """Drop the parts' chunks, transcripts and danmaku; the parts show as failed until resubmitted.
+
+    Parts being ingested right now are left alone. Returns how many parts were purged.
+    """
+    parts = VideoPart.objects.filter(video_id__in=video_ids).exclude(stage__in=VideoPart.IN_PROGRESS_STAGES)
+    part_ids = list(parts.values_list("pk", flat=True))
+    Chunk.objects.filter(part_id__in=part_ids).delete()
+    VideoPart.objects.filter(pk__in=part_ids).update(
+        stage=VideoPart.Stage.FAILED,
+        progress_percent=0,
+        error_code=CACHE_PURGED.code,
+        error_params={},
+        transcript_cues=[],
+        danmaku={},
+        transcript_source="",
+        ingested_at=None,
+    )
+    return len(part_ids)
+
+
+def video_request_record(*, user: object, part: VideoPart) -> VideoRequest:
+    """Put the part's video at the top of the user's history, remembering the part."""
+    request, _ = VideoRequest.objects.update_or_create(
+        user=user, video_id=part.video_id, defaults={"page": part.page, "opened_at": timezone.now()}
+    )
+    return request

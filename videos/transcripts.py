@@ -9,7 +9,8 @@ import re
 from pathlib import PurePath
 from typing import Any
 
-from videos.errors import VideoError
+from core.errors import AppError
+from videos.errors import BAD_TRANSCRIPT
 from videos.types import Cue, Transcript
 
 
@@ -19,12 +20,10 @@ def transcript_from_bcc_json(data: str | bytes | dict[str, Any], *, source: str,
         try:
             data = json.loads(data)
         except ValueError as exc:
-            raise VideoError(
-                "bad_transcript", "字幕文件不是有效的 JSON", "The subtitle file is not valid JSON"
-            ) from exc
+            raise _bad_transcript("The file is not valid JSON") from exc
     body = data.get("body") if isinstance(data, dict) else None
     if not isinstance(body, list):
-        raise VideoError("bad_transcript", "字幕文件缺少 body 字段", "The subtitle file has no body")
+        raise _bad_transcript("The file has no body")
     cues = []
     for item in body:
         try:
@@ -32,7 +31,7 @@ def transcript_from_bcc_json(data: str | bytes | dict[str, Any], *, source: str,
             end_ms = round(float(item["to"]) * 1000)
             text = str(item["content"]).strip()
         except (KeyError, TypeError, ValueError) as exc:
-            raise VideoError("bad_transcript", "字幕行格式错误", "A subtitle line is malformed") from exc
+            raise _bad_transcript("A subtitle line is malformed") from exc
         if text:
             cues.append(Cue(start_ms=max(0, start_ms), end_ms=max(start_ms, end_ms), text=text))
     cues.sort(key=lambda cue: (cue.start_ms, cue.end_ms))
@@ -53,8 +52,9 @@ _VTT_HEADER = re.compile(r"WEBVTT(?:[ \t]|$)")
 _VTT_SKIPPED_BLOCK = re.compile(r"(?:NOTE|STYLE|REGION)(?:[ \t]|$)")
 
 
-def _bad_transcript(message_zh: str, message_en: str) -> VideoError:
-    return VideoError("bad_transcript", message_zh, message_en, permanent=True)
+def _bad_transcript(reason: str) -> AppError:
+    """A file that cannot be imported; `reason` says what is wrong with it (shown in both languages)."""
+    return AppError(BAD_TRANSCRIPT, reason=reason)
 
 
 def _split_lines(text: str) -> list[str]:
@@ -65,7 +65,7 @@ def _split_lines(text: str) -> list[str]:
 def _timestamp_ms(groups: tuple[str | None, ...], line_no: int) -> int:
     hours, minutes, seconds, fraction = groups
     if int(minutes or 0) >= 60 or int(seconds or 0) >= 60:
-        raise _bad_transcript(f"第 {line_no} 行的时间超出范围", f"Line {line_no}: minutes or seconds out of range")
+        raise _bad_transcript(f"Line {line_no}: minutes or seconds out of range")
     millis = int((fraction or "0").ljust(3, "0"))
     return ((int(hours or 0) * 60 + int(minutes or 0)) * 60 + int(seconds or 0)) * 1000 + millis
 
@@ -74,8 +74,7 @@ def _parse_timing(line: str, line_no: int) -> tuple[int, int]:
     match = _TIMING_LINE.fullmatch(line)
     if match is None:
         raise _bad_transcript(
-            f"第 {line_no} 行的时间轴格式错误：{line.strip()[:60]}",
-            f"Line {line_no}: bad timing line (expected 00:00:01,000 --> 00:00:02,000): {line.strip()[:60]}",
+            f"Line {line_no}: bad timing line (expected 00:00:01,000 --> 00:00:02,000): {line.strip()[:60]}"
         )
     start_ms = _timestamp_ms(match.groups()[:4], line_no)
     end_ms = _timestamp_ms(match.groups()[4:], line_no)
@@ -117,7 +116,7 @@ def _cues_from_lines(lines: list[str], *, unescape_entities: bool) -> list[Cue]:
         if text:
             cues.append(Cue(start_ms=start_ms, end_ms=end_ms, text=text))
     if not cues:
-        raise _bad_transcript("文件中没有找到任何字幕", "No subtitle cues were found in the file")
+        raise _bad_transcript("No subtitle cues were found in the file")
     cues.sort(key=lambda cue: (cue.start_ms, cue.end_ms))
     return cues
 
@@ -131,7 +130,7 @@ def transcript_from_webvtt(text: str, *, source: str = IMPORTED) -> Transcript:
     """WebVTT: a WEBVTT header, then cues (optional id, timing with settings, text); NOTE/STYLE/REGION skipped."""
     lines = _split_lines(text)
     if not _VTT_HEADER.match(lines[0]):
-        raise _bad_transcript("WebVTT 文件必须以 WEBVTT 开头", "A WebVTT file must start with the line WEBVTT")
+        raise _bad_transcript("A WebVTT file must start with the line WEBVTT")
     language = _blank_vtt_header(lines)
     _blank_vtt_skipped_blocks(lines)
     cues = _cues_from_lines(lines, unescape_entities=True)
@@ -175,18 +174,18 @@ def transcript_from_file(name: str, data: bytes) -> Transcript:
         return transcript_from_srt(text)
     transcript = transcript_from_bcc_json(text.removeprefix("\ufeff"), source=IMPORTED)
     if not transcript.cues:
-        raise _bad_transcript("文件中没有找到任何字幕", "No subtitle cues were found in the file")
+        raise _bad_transcript("No subtitle cues were found in the file")
     return transcript
 
 
 def _decode_transcript_file(data: bytes) -> str:
     """UTF-8 (with or without BOM), UTF-16 with a BOM, or GB18030/GBK (common for Chinese subtitles)."""
     if not data.strip():
-        raise _bad_transcript("字幕文件是空的", "The transcript file is empty")
+        raise _bad_transcript("The transcript file is empty")
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encodings: tuple[str, ...] = ("utf-16",)
     elif b"\x00" in data:
-        raise _bad_transcript("这不是文本文件（可能是音视频或其他二进制文件）", "This is not a text file (binary data)")
+        raise _bad_transcript("This is not a text file (binary data)")
     else:
         encodings = ("utf-8-sig", "gb18030")
     for encoding in encodings:
@@ -194,7 +193,7 @@ def _decode_transcript_file(data: bytes) -> str:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise _bad_transcript("无法识别文件的文字编码（请使用 UTF-8）", "Cannot tell the file's text encoding (use UTF-8)")
+    raise _bad_transcript("Cannot tell the file's text encoding (use UTF-8)")
 
 
 def _transcript_format(name: str, text: str) -> str:
@@ -208,10 +207,7 @@ def _transcript_format(name: str, text: str) -> str:
         return "webvtt"  # no header: transcript_from_webvtt says so
     if suffix == ".srt" or "-->" in text:
         return "srt"
-    raise _bad_transcript(
-        "不支持的字幕格式：请上传 .srt、.vtt 或哔哩哔哩 .json 字幕",
-        "Unsupported transcript format: upload an .srt, .vtt or Bilibili .json subtitle file",
-    )
+    raise _bad_transcript("Unsupported transcript format: upload an .srt, .vtt or Bilibili .json subtitle file")
 
 
 def _srt_timestamp(ms: int) -> str:

@@ -1,6 +1,7 @@
 """Pages about videos themselves: home with the link box, submitting a link, retrying, transcripts.
 
-The video page and everything generated live in chat.views (videos never imports chat).
+The video page and everything generated live in chat.views (videos never imports chat). GET
+requests only read: recording a user's videos and queuing work happen on POST.
 """
 
 from __future__ import annotations
@@ -11,28 +12,17 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.translation import get_language
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from videos.errors import VideoError
+from core.errors import AppError
 from videos.exports import export_filename, part_transcript_json, part_transcript_srt
-from videos.history import video_request_record, video_requests_for_user
-from videos.ingest import video_submit
-from videos.models import VideoPart
-from videos.services import part_ingest_enqueue
+from videos.selectors import part_or_404, video_requests_for_user
+from videos.services import video_request_record
+from videos.submission import part_ingest_enqueue, video_submit
 
 RECENT_VIDEOS = 8
 MAX_LINK_LENGTH = 2000
-
-
-def part_or_404(bvid: str, page: int) -> VideoPart:
-    return get_object_or_404(VideoPart.objects.select_related("video"), video__bvid=bvid, page=page)
-
-
-def error_text(error: VideoError) -> str:
-    """The error's message in the reader's language."""
-    return error.message_en if (get_language() or "").startswith("en") else error.message_zh
 
 
 def render_home(request: HttpRequest, *, link: str = "", error: str = "", status: int = 200) -> HttpResponse:
@@ -59,8 +49,8 @@ async def submit(request: HttpRequest) -> HttpResponse:
     link = request.POST.get("link", "").strip()[:MAX_LINK_LENGTH]
     try:
         part = await video_submit(link)
-    except VideoError as error:
-        return await sync_to_async(render_home)(request, link=link, error=error_text(error), status=400)
+    except AppError as error:
+        return await sync_to_async(render_home)(request, link=link, error=error.message(), status=error.status)
     await sync_to_async(part_ingest_enqueue)(part_id=part.pk)
     await sync_to_async(video_request_record)(user=user, part=part)
     return redirect("video_page", bvid=part.video.bvid, page=part.page)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from chat.models import Conversation, Message
@@ -16,12 +14,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 CHAT = f"{API}/videos/BV1xx411c7mD/parts/1/chat"
 
 
-@pytest.fixture
-def llm(fake_server: Any, settings: Any) -> FakeOpenAI:
-    fake = FakeOpenAI(reply="先炒糖色 [02:00]，再小火慢炖 [03:40]。")
-    fake_server(fake.app, OPENAI_BASE_URL="/v1")
-    settings.OPENAI_API_KEY = "test-key"
-    return fake
+# What the shared `llm` fixture (tests/fixtures.py) answers.
+LLM_REPLY = "先炒糖色 [02:00]，再小火慢炖 [03:40]。"
 
 
 async def test_json_answer_offline_then_continue_the_conversation() -> None:

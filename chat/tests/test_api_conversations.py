@@ -70,7 +70,7 @@ async def test_one_conversation_with_its_messages_in_order() -> None:
 @pytest.mark.parametrize(
     ("path", "status", "code"),
     [
-        ("/conversations/987654", 404, "not_found"),
+        ("/conversations/987654", 404, "conversation_not_found"),
         ("/conversations/0", 422, "invalid_request"),
         ("/conversations/abc", 422, "invalid_request"),
         ("/conversations/99999999999999999999999", 422, "invalid_request"),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import sync_to_async
 
-from chat.api_tokens import api_token_authenticate, api_token_create
 from chat.models import ApiToken, Conversation, Message
+from chat.services.api_tokens import api_token_authenticate, api_token_create
 from tests.api_client import API, api_client, assert_error, auser_with_token, sse_request
 from tests.factories import ready_part
 

@@ -19,12 +19,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 TOKEN_DELAY = 0.05
 
 
-@pytest.fixture
-def llm(fake_server: Any, settings: Any) -> FakeOpenAI:
-    fake = FakeOpenAI(reply="先把冰糖小火炒到枣红色 [02:20]，再下肉翻炒 [02:40]，加开水小火慢炖一小时 [03:40]。")
-    fake_server(fake.app, OPENAI_BASE_URL="/v1")
-    settings.OPENAI_API_KEY = "test-key"
-    return fake
+# What the shared `llm` fixture (tests/fixtures.py) answers.
+LLM_REPLY = "先把冰糖小火炒到枣红色 [02:20]，再下肉翻炒 [02:40]，加开水小火慢炖一小时 [03:40]。"
 
 
 def timed_events(url: str, token: str, path: str, body: dict) -> list[tuple[float, str, dict]]:

@@ -16,12 +16,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 SUMMARY = f"{API}/videos/BV1xx411c7mD/parts/1/summary"
 
 
-@pytest.fixture
-def llm(fake_server: Any, settings: Any) -> FakeOpenAI:
-    fake = FakeOpenAI(reply="## 摘要\n红烧肉的做法。\n\n## 要点\n- [00:20] 选五花肉\n")
-    fake_server(fake.app, OPENAI_BASE_URL="/v1")
-    settings.OPENAI_API_KEY = "test-key"
-    return fake
+# What the shared `llm` fixture (tests/fixtures.py) answers.
+LLM_REPLY = "## 摘要\n红烧肉的做法。\n\n## 要点\n- [00:20] 选五花肉\n"
 
 
 async def test_json_summary_is_made_once_then_served_from_the_cache() -> None:
@@ -75,7 +71,9 @@ async def test_202_with_the_part_while_ingesting_and_409_when_it_failed() -> Non
         await VideoPart.objects.filter(pk=part.pk).aupdate(stage="embeddings", progress_percent=70)
         running = await client.get(SUMMARY)
         streaming = await client.get(SUMMARY, params={"stream": "true"})
-        await VideoPart.objects.filter(pk=part.pk).aupdate(stage="failed", error_message="没有字幕")
+        await VideoPart.objects.filter(pk=part.pk).aupdate(
+            stage="failed", error_code="legacy_error", error_params={"text": "没有字幕"}
+        )
         failed = await client.get(SUMMARY)
 
     assert running.status_code == 202 and streaming.status_code == 202
@@ -90,8 +88,8 @@ async def test_202_with_the_part_while_ingesting_and_409_when_it_failed() -> Non
     [
         ("/videos/BV1xx411c7mD/parts/1/summary", {"language": "fr"}, 422, "invalid_request"),
         ("/videos/BV1xx411c7mD/parts/1/summary", {"stream": "maybe"}, 422, "invalid_request"),
-        ("/videos/BV1xx411c7mD/parts/3/summary", {}, 404, "not_found"),
-        ("/videos/BV1GJ411x7h7/parts/1/summary", {"stream": "true"}, 404, "not_found"),
+        ("/videos/BV1xx411c7mD/parts/3/summary", {}, 404, "part_not_found"),
+        ("/videos/BV1GJ411x7h7/parts/1/summary", {"stream": "true"}, 404, "part_not_found"),
     ],
 )
 async def test_bad_summary_requests(path: str, params: dict, status: int, code: str) -> None:

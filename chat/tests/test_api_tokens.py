@@ -7,8 +7,8 @@ import hashlib
 import pytest
 from asgiref.sync import sync_to_async
 
-from chat.api_tokens import api_token_create
 from chat.models import ApiToken
+from chat.services.api_tokens import api_token_create
 from tests.api_client import API, CSRF_SECRET, api_client, asession_cookies, assert_error, auser_with_token
 
 pytestmark = pytest.mark.django_db(transaction=True)

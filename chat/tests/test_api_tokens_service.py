@@ -7,14 +7,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from chat.api_tokens import (
-    ApiTokenNotFound,
-    api_token_authenticate,
-    api_token_create,
-    api_token_revoke,
-    api_tokens_for_user,
-)
 from chat.models import ApiToken
+from chat.selectors import api_tokens_for_user
+from chat.services.api_tokens import api_token_authenticate, api_token_create, api_token_revoke, api_tokens_revoke
+from core.errors import AppError
 
 pytestmark = pytest.mark.django_db
 
@@ -99,9 +95,9 @@ def test_revoked_token_and_inactive_user_authenticate_no_one(alice, bob):
 def test_revoking_someone_elses_token_is_not_found_and_changes_nothing(alice, bob):
     token, raw = api_token_create(user=alice, name="cli")
 
-    with pytest.raises(ApiTokenNotFound):
+    with pytest.raises(AppError, match=r"^token_not_found: Token not found$"):
         api_token_revoke(user=bob, token_id=token.pk)
-    with pytest.raises(ApiTokenNotFound):
+    with pytest.raises(AppError, match=r"^token_not_found: Token not found$"):
         api_token_revoke(user=bob, token_id=token.pk + 1000)
 
     assert api_token_authenticate(raw) == alice
@@ -124,3 +120,16 @@ def test_tokens_for_user_lists_only_theirs_newest_first(alice, bob):
     api_token_revoke(user=alice, token_id=older.pk)
 
     assert list(api_tokens_for_user(alice)) == [newer, older]
+
+
+def test_revoking_many_revokes_only_the_live_ones(alice, bob):
+    live, _ = api_token_create(user=alice, name="live")
+    gone, _ = api_token_create(user=bob, name="gone")
+    api_token_revoke(user=bob, token_id=gone.pk)
+    gone.refresh_from_db()
+
+    assert api_tokens_revoke(tokens=ApiToken.objects.all()) == 1
+
+    live.refresh_from_db()
+    assert live.revoked_at is not None
+    assert ApiToken.objects.get(pk=gone.pk).revoked_at == gone.revoked_at

@@ -9,10 +9,10 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 
 from chat.comments import comment_drafts_stream, drafts_from_text, normalize_tone
-from chat.llm import GenerationError
 from chat.models import CommentDraftSet, UsageRecord
 from chat.summaries import summary_stream
 from chat.tests.test_summaries import SUMMARY_REPLY, collect, cue_lines, make_part, text_of
+from core.errors import AppError
 from tests.fakes.openai import FakeOpenAI, fake_tokens
 
 DRAFTS_REPLY = "1. [00:24] 这里讲得太清楚了\n2. 量子计算原来这么有意思 [59:00]\n3. 求UP主多讲讲量子纠缠！\n"
@@ -28,14 +28,7 @@ def reply(body: dict) -> str:
     return DRAFTS_REPLY if "评论草稿" in body["messages"][0]["content"] else SUMMARY_REPLY
 
 
-@pytest.fixture
-def llm(settings: Any, fake_server: Any) -> FakeOpenAI:
-    settings.OPENAI_API_KEY = "test-key"
-    settings.CHAT_MODEL = "fake-chat"
-    settings.LLM_RETRY_BASE_DELAY_SECONDS = 0.01
-    fake = FakeOpenAI(reply=reply)
-    fake_server(fake.app, OPENAI_BASE_URL="/v1")
-    return fake
+LLM_REPLY = reply
 
 
 @pytest.mark.parametrize(
@@ -55,7 +48,7 @@ def test_tones_and_their_english_names() -> None:
     assert normalize_tone("幽默") == "幽默"
     assert normalize_tone(" Funny ") == "幽默"
     assert normalize_tone("question") == "提问"
-    with pytest.raises(GenerationError) as caught:
+    with pytest.raises(AppError) as caught:
         normalize_tone("阴阳怪气")
     assert caught.value.code == "bad_tone"
 

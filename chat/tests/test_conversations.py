@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 
-from chat.conversations import ChatError, answer_stream, citations_in, history_within_budget
+from chat.conversations import answer_stream, citations_in, history_within_budget
 from chat.models import Conversation, Message
 from chat.retrieval import RetrievedChunk
+from core.errors import AppError
 from tests.factories import ready_part
-from tests.fakes.openai import FakeOpenAI
+from tests.fakes.openai import FakeOpenAI, fake_tokens
 from videos.models import Chunk
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def llm(fake_server: Any, settings: Any) -> FakeOpenAI:
-    fake = FakeOpenAI()
-    fake_server(fake.app, OPENAI_BASE_URL="/v1")
-    settings.OPENAI_API_KEY = "test-key"
-    settings.LLM_RETRY_BASE_DELAY_SECONDS = 0.01
-    return fake
 
 
 async def collect(events: Any) -> list[dict]:
@@ -139,18 +133,20 @@ async def test_a_failure_mid_stream_keeps_the_partial_answer(llm: FakeOpenAI) ->
     events = await collect(answer_stream(user=user, part=part, question="会怎样？"))
     assert events[-1]["type"] == "error"
     partial = text_of(events)
-    assert partial
+    assert partial == "".join(fake_tokens(llm.reply)[:3])
+    assert events[-1]["code"] == "llm_failed"
     message = await Message.objects.aget(pk=events[-1]["message_id"])
     assert message.status == Message.Status.INTERRUPTED
     assert message.content == partial
-    assert message.error_message
+    assert message.error_code == "llm_failed"
+    assert message.error.startswith("大模型请求失败：")  # rendered in the active language (zh in tests)
 
 
 async def test_another_users_conversation_is_refused() -> None:
     owner, intruder = await make_user("owner"), await make_user("intruder")
     part = await ready_part()
     conversation = await Conversation.objects.acreate(user=owner, part=part)
-    with pytest.raises(ChatError) as error:
+    with pytest.raises(AppError) as error:
         await collect(answer_stream(user=intruder, part=part, question="偷看", conversation_id=conversation.pk))
     assert error.value.code == "conversation_not_found"
     assert await Message.objects.filter(conversation=conversation).acount() == 0
@@ -161,14 +157,27 @@ async def test_one_answer_in_flight_per_conversation() -> None:
     part = await ready_part()
     conversation = await Conversation.objects.acreate(user=user, part=part)
     await Message.objects.acreate(conversation=conversation, role="assistant", status=Message.Status.STREAMING)
-    with pytest.raises(ChatError) as error:
+    with pytest.raises(AppError) as error:
         await collect(answer_stream(user=user, part=part, question="再问", conversation_id=conversation.pk))
     assert error.value.code == "answer_in_progress"
+
+
+async def test_an_answer_left_streaming_by_a_dead_server_is_closed_as_interrupted() -> None:
+    user = await make_user()
+    part = await ready_part()
+    conversation = await Conversation.objects.acreate(user=user, part=part)
+    dead = await Message.objects.acreate(conversation=conversation, role="assistant", status=Message.Status.STREAMING)
+    await Message.objects.filter(pk=dead.pk).aupdate(updated_at=timezone.now() - timedelta(minutes=6))
+    events = await collect(answer_stream(user=user, part=part, question="再问", conversation_id=conversation.pk))
+    assert events[-1]["type"] == "done"
+    await dead.arefresh_from_db()
+    assert (dead.status, dead.error_code, dead.error) == ("interrupted", "server_restarted", "服务器重启，回答中断")
 
 
 async def test_an_empty_question_is_refused_and_nothing_is_saved() -> None:
     user = await make_user()
     part = await ready_part()
-    with pytest.raises(ChatError):
+    with pytest.raises(AppError) as error:
         await collect(answer_stream(user=user, part=part, question="   "))
+    assert error.value.code == "empty_question"
     assert await Conversation.objects.acount() == 0

@@ -6,8 +6,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
-from chat.api_tokens import api_token_authenticate, api_token_create
 from chat.models import ApiToken
+from chat.services.api_tokens import api_token_authenticate, api_token_create
 
 pytestmark = pytest.mark.django_db
 

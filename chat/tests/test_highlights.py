@@ -8,7 +8,7 @@ import random
 import pytest
 
 from chat.highlights import Highlight, danmaku_highlights, highlights_markdown, highlights_prompt_text
-from videos.bilibili import danmaku_summary
+from videos.danmaku import danmaku_summary
 
 
 def summary_with_bursts(bursts: dict[int, tuple[int, str]], *, minutes: int = 20, per_minute: int = 6) -> dict:

@@ -17,17 +17,7 @@ from tests.fakes.openai import FakeOpenAI, fake_tokens
 
 MESSAGES = [{"role": "system", "content": "你是视频助手。"}, {"role": "user", "content": "这个视频讲了什么？"}]
 REPLY = "这个视频讲了量子计算的基本原理，以及 qubit 的叠加态。"
-
-
-@pytest.fixture
-def llm(settings: Any, fake_server: Any) -> FakeOpenAI:
-    settings.OPENAI_API_KEY = "test-key"
-    settings.CHAT_MODEL = "fake-chat"
-    settings.LLM_RETRY_ATTEMPTS = 3
-    settings.LLM_RETRY_BASE_DELAY_SECONDS = 0.01
-    fake = FakeOpenAI(reply=REPLY, api_key="test-key")
-    fake_server(fake.app, OPENAI_BASE_URL="/v1")
-    return fake
+LLM_REPLY = REPLY
 
 
 async def deltas(stream: ChatStream) -> list[str]:
@@ -131,6 +121,7 @@ async def test_client_errors_are_not_retried(llm: FakeOpenAI, status: int) -> No
     with pytest.raises(LLMError) as caught:
         await chat_complete(MESSAGES, purpose=UsageRecord.Purpose.SUMMARY)
     assert caught.value.status_code == status
+    assert not caught.value.transient
     assert len(llm.requests) == 1
 
 
@@ -142,7 +133,8 @@ async def test_unreachable_server_is_retried_then_fails(settings: Any) -> None:
     with pytest.raises(LLMError) as caught:
         await chat_complete(MESSAGES, purpose=UsageRecord.Purpose.SUMMARY)
     assert caught.value.status_code is None
-    assert caught.value.retryable
+    assert caught.value.transient
+    assert caught.value.code == "llm_failed"
     record = await UsageRecord.objects.aget()
     assert (record.status, record.attempts) == ("failed", 2)
 

@@ -3,6 +3,7 @@ timeline, and comment drafts from highlights and key sentences; all labelled off
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -114,14 +115,21 @@ def test_extractive_summary_of_a_few_passages() -> None:
     assert extractive_summary([]).key_points == []
 
 
-@pytest.mark.parametrize("tone", ["认真", "幽默", "提问"])
-def test_offline_comment_drafts_quote_key_points_and_danmaku(tone: str) -> None:
+@pytest.mark.parametrize(
+    ("tone", "stamps"),
+    [
+        ("认真", ["[01:05]", "[10:00]"]),  # a key point, then the danmaku moment
+        ("幽默", ["[10:00]", "[02:05]"]),
+        ("提问", ["[01:05]", "[10:00]"]),
+    ],
+)
+def test_offline_comment_drafts_quote_key_points_and_danmaku(tone: str, stamps: list[str]) -> None:
     points = [{"start_ms": 65_000, "text": "📌 量子比特可以叠加"}, {"start_ms": 125_000, "text": "💡 退相干是敌人"}]
     highlights = [Highlight(600_000, 630_000, 80, 9.0, [("前方高能", 50)])]
     drafts = offline_comment_drafts(tone, title="量子计算入门", key_points=points, highlights=highlights)
-    assert len(drafts) == 3 and len(set(drafts)) == 3
-    joined = "".join(drafts)
-    assert "[01:05]" in joined or "[02:05]" in joined or "[10:00]" in joined
+    assert len(drafts) == 3
+    assert len(set(drafts)) == 3
+    assert re.findall(r"\[\d\d:\d\d\]", "".join(drafts)) == stamps
     assert any("前方高能" in draft for draft in drafts)
     assert all(len(draft) <= 80 for draft in drafts)
 

@@ -7,8 +7,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from chat.models import UsageRecord, UserQuota
-from chat.quotas import QuotaExceeded, day_bounds, quota_check, quota_limits, usage_summary
+from chat.models import QuotaReservation, UsageRecord, UserQuota
+from chat.quotas import day_bounds, quota_check, quota_limits, usage_summary
+from chat.services.quotas import quota_release, quota_reserve
+from core.errors import AppError
 
 pytestmark = pytest.mark.django_db
 Purpose = UsageRecord.Purpose
@@ -42,12 +44,25 @@ def test_limits_come_from_settings_unless_overridden(alice, settings):
     assert (quota_limits(alice).daily_tokens, quota_limits(alice).requests_per_minute) == (100, 7)
 
 
-def test_under_the_limits_passes(alice, settings):
+def test_under_the_limits_passes_and_one_more_token_or_request_does_not(alice, settings):
     settings.QUOTA_DAILY_TOKENS = 1000
     settings.QUOTA_REQUESTS_PER_MINUTE = 3
     record(alice, tokens=899)
     record(alice, tokens=100)
-    quota_check(alice)
+    assert quota_check(alice) is None
+
+    record(alice, tokens=1, purpose=Purpose.SUMMARY_MAP)  # 1000 tokens, still 2 requests
+    with pytest.raises(AppError) as over_tokens:
+        quota_check(alice)
+    settings.QUOTA_DAILY_TOKENS = 0
+    assert quota_check(alice) is None
+    record(alice, tokens=0)  # a third request
+    with pytest.raises(AppError) as over_requests:
+        quota_check(alice)
+    assert (over_tokens.value.details, over_requests.value.details) == (
+        {"limit": "daily_tokens"},
+        {"limit": "requests_per_minute"},
+    )
 
 
 def test_daily_budget_used_up_until_local_midnight(alice, settings):
@@ -55,13 +70,18 @@ def test_daily_budget_used_up_until_local_midnight(alice, settings):
     record(alice, tokens=600, purpose=Purpose.SUMMARY_MAP)
     record(alice, tokens=400)
 
-    with pytest.raises(QuotaExceeded) as caught:
+    with pytest.raises(AppError) as caught:
         quota_check(alice)
 
-    assert (caught.value.code, caught.value.limit) == ("quota_exceeded", "daily_tokens")
+    assert (caught.value.code, caught.value.status, caught.value.details) == (
+        "quota_exceeded",
+        429,
+        {"limit": "daily_tokens"},
+    )
+    assert caught.value.params == {"limit_name": "daily_tokens", "limit": 1000}
     _, midnight = day_bounds(timezone.now())
     expected = (midnight - timezone.now()).total_seconds()
-    assert abs(caught.value.retry_after_seconds - expected) <= 2
+    assert abs(caught.value.retry_after - expected) <= 2
 
 
 def test_yesterdays_tokens_and_other_users_do_not_count(alice, bob, settings):
@@ -70,7 +90,7 @@ def test_yesterdays_tokens_and_other_users_do_not_count(alice, bob, settings):
     old = record(alice, tokens=5000)
     UsageRecord.objects.filter(pk=old.pk).update(created_at=day_start - timedelta(seconds=1))
     record(bob, tokens=5000)
-    quota_check(alice)
+    assert quota_check(alice) is None
     assert usage_summary(alice)["tokens_used_today"] == 0
 
 
@@ -80,11 +100,12 @@ def test_requests_per_minute_with_retry_after_from_the_oldest(alice, settings):
     record(alice, purpose=Purpose.COMMENTS, ago=timedelta(seconds=20))
     record(alice, purpose=Purpose.CHAT)
 
-    with pytest.raises(QuotaExceeded) as caught:
+    with pytest.raises(AppError) as caught:
         quota_check(alice)
 
-    assert (caught.value.code, caught.value.limit) == ("quota_exceeded", "requests_per_minute")
-    assert 9 <= caught.value.retry_after_seconds <= 11
+    assert (caught.value.code, caught.value.details) == ("quota_exceeded", {"limit": "requests_per_minute"})
+    assert caught.value.message("en") == "Usage limit reached (requests_per_minute: 3); please try again later"
+    assert 9 <= caught.value.retry_after <= 11
 
 
 def test_map_calls_and_older_requests_are_not_requests(alice, settings):
@@ -93,10 +114,10 @@ def test_map_calls_and_older_requests_are_not_requests(alice, settings):
         record(alice, purpose=Purpose.SUMMARY_MAP)
     record(alice, purpose=Purpose.CHAT, ago=timedelta(seconds=61))
     record(alice, purpose=Purpose.SUMMARY_REDUCE)
-    quota_check(alice)
+    assert quota_check(alice) is None
 
     record(alice, purpose=Purpose.CHAT)
-    with pytest.raises(QuotaExceeded):
+    with pytest.raises(AppError, match="quota_exceeded"):
         quota_check(alice)
 
 
@@ -108,12 +129,21 @@ def test_per_user_override_and_zero_means_unlimited(alice, bob, settings):
         record(who, tokens=10_000)
         record(who, tokens=10_000)
 
-    quota_check(alice)
-    with pytest.raises(QuotaExceeded):
+    assert quota_check(alice) is None
+    with pytest.raises(AppError, match="quota_exceeded"):
         quota_check(bob)
 
 
+def zone_away_from_midnight() -> str:
+    """A time zone where it is now between 01:00 and 22:59, so minutes ago are still today."""
+    for zone in ("UTC", "Asia/Shanghai"):
+        if 1 <= timezone.now().astimezone(ZoneInfo(zone)).hour <= 22:
+            return zone
+    raise AssertionError("one of the two is always away from midnight")
+
+
 def test_usage_summary(alice, settings):
+    settings.TIME_ZONE = zone_away_from_midnight()
     settings.QUOTA_DAILY_TOKENS = 1000
     settings.QUOTA_REQUESTS_PER_MINUTE = 5
     record(alice, purpose=Purpose.SUMMARY_MAP, tokens=300)
@@ -123,12 +153,15 @@ def test_usage_summary(alice, settings):
     usage = usage_summary(alice)
 
     assert usage["daily_token_budget"] == 1000
-    assert usage["tokens_used_today"] in (600, 500)  # the 5-minute-old row may fall before midnight
-    assert usage["tokens_remaining_today"] == 1000 - usage["tokens_used_today"]
+    assert (usage["tokens_used_today"], usage["tokens_remaining_today"]) == (600, 400)
     assert usage["requests_per_minute"] == 5
     assert usage["requests_last_minute"] == 1
     assert usage["resets_at"] > timezone.now()
-    assert {row["purpose"]: row["tokens"] for row in usage["by_purpose"]}["summary_map"] == 300
+    assert {row["purpose"]: row["tokens"] for row in usage["by_purpose"]} == {
+        "chat": 100,
+        "summary_map": 300,
+        "summary_reduce": 200,
+    }
 
 
 def test_day_bounds_follow_the_site_time_zone(settings):
@@ -137,6 +170,83 @@ def test_day_bounds_follow_the_site_time_zone(settings):
     start, end = day_bounds(datetime(2024, 3, 1, 17, 30, tzinfo=ZoneInfo("UTC")))
     assert start == datetime(2024, 3, 2, tzinfo=ZoneInfo("Asia/Shanghai"))
     assert end - start == timedelta(days=1)
+
+
+# --- reservations: a request counts from the moment the gate admits it --------------------------
+
+
+def test_a_reservation_counts_as_a_request_until_released(alice, settings):
+    settings.QUOTA_REQUESTS_PER_MINUTE = 2
+    first = quota_reserve(user=alice, purpose=Purpose.CHAT)
+    quota_reserve(user=alice, purpose=Purpose.SUMMARY)
+    with pytest.raises(AppError, match="quota_exceeded"):
+        quota_reserve(user=alice, purpose=Purpose.CHAT)
+    assert usage_summary(alice)["requests_last_minute"] == 2
+
+    quota_release(reservation_id=first)
+    assert quota_check(alice) is None
+    assert QuotaReservation.objects.filter(user=alice).count() == 1
+
+
+def test_a_reservation_older_than_the_window_is_dropped(alice, settings):
+    settings.QUOTA_REQUESTS_PER_MINUTE = 1
+    crashed = quota_reserve(user=alice, purpose=Purpose.CHAT)
+    QuotaReservation.objects.filter(pk=crashed).update(created_at=timezone.now() - timedelta(seconds=61))
+
+    kept = quota_reserve(user=alice, purpose=Purpose.CHAT)
+
+    assert list(QuotaReservation.objects.values_list("pk", flat=True)) == [kept]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_burst_of_asks_admits_exactly_the_per_minute_limit(llm, settings) -> None:
+    import asyncio
+
+    from asgiref.sync import ThreadSensitiveContext, sync_to_async
+    from django.db import connections
+
+    from chat.gate import AnswerOrder, GateStream, generation_open
+    from tests.factories import ready_part
+
+    settings.QUOTA_REQUESTS_PER_MINUTE = 3
+    user = await get_user_model().objects.acreate(username="carol")
+    await ready_part()
+
+    async def ask() -> GateStream | AppError:
+        async with ThreadSensitiveContext():  # its own thread and database connection, as a request has
+            try:
+                return await generation_open(user=user, bvid="BV1xx411c7mD", page=1, order=AnswerOrder("糖色？"))
+            except AppError as exc:
+                return exc
+            finally:
+                await sync_to_async(connections.close_all)()
+
+    results = await asyncio.gather(*(ask() for _ in range(8)))
+    admitted = [result for result in results if isinstance(result, GateStream)]
+    refused = [result.code for result in results if isinstance(result, AppError)]
+    reserved = await QuotaReservation.objects.filter(user=user).acount()
+    for stream in admitted:
+        await stream.aclose()  # closing a stream never read releases its reservation
+
+    assert (len(admitted), refused, reserved) == (3, ["quota_exceeded"] * 5, 3)
+    assert await QuotaReservation.objects.acount() == 0
+    assert llm.answered("/v1/chat/completions") == []
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_finished_answer_leaves_its_usage_and_no_reservation(llm) -> None:
+    from chat.gate import AnswerOrder, generation_open
+    from tests.factories import ready_part
+
+    user = await get_user_model().objects.acreate(username="carol")
+    await ready_part()
+    events = await generation_open(user=user, bvid="BV1xx411c7mD", page=1, order=AnswerOrder("糖色？"))
+    assert await QuotaReservation.objects.filter(user=user).acount() == 1
+    kinds = [event["type"] async for event in events]
+
+    assert (kinds[0], kinds[-1]) == ("start", "done")
+    assert await QuotaReservation.objects.acount() == 0
+    assert await UsageRecord.objects.filter(user=user, purpose=Purpose.CHAT).acount() == 1
 
 
 # --- the websocket: an `error` frame instead of a stream ------------------------------------------
@@ -182,8 +292,13 @@ async def test_websocket_over_quota_sends_an_error_frame(frame, stream, settings
     finally:
         await communicator.disconnect()
 
-    assert error["type"] == "error" and error["code"] == "quota_exceeded" and error["stream"] == stream
-    assert error["limit"] == "daily_tokens" and 0 < error["retry_after"] <= 86400
+    assert (error["type"], error["code"], error["stream"], error["limit"]) == (
+        "error",
+        "quota_exceeded",
+        stream,
+        "daily_tokens",
+    )
+    assert 0 < error["retry_after"] <= 86400
     assert not await Message.objects.aexists() and not await Summary.objects.aexists()
     assert not await CommentDraftSet.objects.aexists()
 
@@ -210,5 +325,5 @@ async def test_websocket_cached_summary_is_served_over_quota_but_regenerate_is_n
         refused = await communicator.receive_json_from(timeout=5)
     finally:
         await communicator.disconnect()
-    assert cached["type"] == "start" and cached["cached"] is True
-    assert refused["type"] == "error" and refused["code"] == "quota_exceeded"
+    assert (cached["type"], cached["cached"]) == ("start", True)
+    assert (refused["type"], refused["code"], refused["stream"]) == ("error", "quota_exceeded", "summary")

@@ -9,7 +9,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connections
 
+from chat.models import Summary
 from tests.factories import ready_part
+from videos.models import VideoPart
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,16 +28,24 @@ def run(*args: str) -> str:
 async def test_offline_summary_is_printed() -> None:
     await ready_part()
     out = await asyncio.to_thread(run, "BV1xx411c7mD")
-    assert "红烧肉" in out or "五花肉" in out
-    assert "offline" in out
-    assert "[00:" in out
+    summary = await Summary.objects.aget(part__video__bvid="BV1xx411c7mD", language="zh")
+    assert summary.offline is True
+    assert out == f"{summary.content}\n（离线摘要 offline summary）\n"
+    assert "- 📌 [00:00] 今天我们做一道经典的红烧肉。" in out
 
 
-def test_a_part_not_ingested_is_refused() -> None:
-    with pytest.raises(CommandError, match="not ingested"):
+def test_an_unknown_part_is_part_not_found() -> None:
+    with pytest.raises(CommandError, match=r"^part_not_found: .* \(run `manage.py ingest` first\)$"):
         run("BV1xx411c7mD")
 
 
-def test_a_bad_link_is_refused() -> None:
-    with pytest.raises(CommandError):
+async def test_a_part_still_ingesting_is_part_not_ready() -> None:
+    part = await ready_part()
+    await VideoPart.objects.filter(pk=part.pk).aupdate(stage=VideoPart.Stage.EMBEDDINGS)
+    with pytest.raises(CommandError, match=r"^part_not_ready: "):
+        await asyncio.to_thread(run, "BV1xx411c7mD")
+
+
+def test_a_bad_link_is_invalid_link() -> None:
+    with pytest.raises(CommandError, match=r"^invalid_link: "):
         run("not a link")

@@ -6,13 +6,13 @@ import pytest
 
 from chat.models import Summary
 from chat.summaries import summary_stream
-from chat.tests.test_summaries import SUMMARY_REPLY, collect, cue_lines, llm, ready_part  # noqa: F401
+from chat.tests.test_summaries import LLM_REPLY, SUMMARY_REPLY, collect, cue_lines, ready_part  # noqa: F401 (LLM_REPLY feeds the llm fixture)
 from tests.fakes.openai import FakeOpenAI
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-async def test_a_failed_regeneration_puts_the_previous_version_back(llm: FakeOpenAI) -> None:  # noqa: F811
+async def test_a_failed_regeneration_puts_the_previous_version_back(llm: FakeOpenAI) -> None:
     part = await ready_part(cue_lines(8))
     first = await collect(summary_stream(part, "zh"))
     assert first[-1]["type"] == "done"
@@ -23,7 +23,8 @@ async def test_a_failed_regeneration_puts_the_previous_version_back(llm: FakeOpe
     events = await collect(summary_stream(part, "zh", regenerate=True))
     assert events[-1]["type"] == "done"
     assert events[-1]["summary"]["content"] == original
-    assert "Regeneration failed" in events[-1]["summary"]["error"]
+    assert events[-1]["summary"]["error_code"] == "regeneration_failed"
+    assert events[-1]["summary"]["error"] == "重新生成失败，保留上一版"
     summary = await Summary.objects.aget(part=part, language="zh")
     assert (summary.status, summary.content, summary.previous) == (Summary.Status.COMPLETE, original, {})
 
@@ -33,7 +34,7 @@ async def test_a_failed_regeneration_puts_the_previous_version_back(llm: FakeOpe
     assert len(llm.requests) == requests_before
 
 
-async def test_a_successful_regeneration_replaces_the_text(llm: FakeOpenAI) -> None:  # noqa: F811
+async def test_a_successful_regeneration_replaces_the_text(llm: FakeOpenAI) -> None:
     part = await ready_part(cue_lines(8))
     await collect(summary_stream(part, "zh"))
     llm.reply = SUMMARY_REPLY.replace("量子计算", "新的内容")
@@ -41,4 +42,4 @@ async def test_a_successful_regeneration_replaces_the_text(llm: FakeOpenAI) -> N
     assert "新的内容" in events[-1]["summary"]["content"]
     summary = await Summary.objects.aget(part=part, language="zh")
     assert summary.previous == {}
-    assert summary.error_message == ""
+    assert (summary.error_code, summary.error_params) == ("", {})

@@ -7,6 +7,7 @@ import re
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.apps import apps
 from django.contrib.auth.models import User
 from django.test import Client
 
@@ -85,20 +86,60 @@ def test_a_ready_part_page(logged_in: Client, part: VideoPart, alice: User) -> N
     config = page_config(html)
     assert config["socketPath"] == "/ws/videos/BV1xx411c7mD/1/"
     assert (config["stage"], config["summaryReady"], config["conversationId"]) == ("ready", False, None)
-    assert VideoRequest.objects.filter(user=alice, video=part.video).exists()
+    assert config["loginUrl"] == "/accounts/login/?next=%2Fvideos%2FBV1xx411c7mD%2F1%2F"
+    assert (config["labels"]["signedOut"], config["labels"]["noSuchPart"]) == ("请重新登录", "找不到这个视频分P")
 
 
-def test_opening_a_part_never_asked_for_queues_it(logged_in: Client, part: VideoPart) -> None:
+def test_the_page_in_english_tells_a_signed_out_socket_to_sign_in_again(logged_in: Client, part: VideoPart) -> None:
+    logged_in.cookies["django_language"] = "en"
+    labels = page_config(logged_in.get(PAGE).text)["labels"]
+    assert (labels["signedOut"], labels["signIn"], labels["noSuchPart"]) == (
+        "Please sign in again",
+        "Log in",
+        "No such video part",
+    )
+
+
+def row_counts() -> dict[str, int]:
+    """How many rows every model of the project's apps holds."""
+    models = [*apps.get_app_config("chat").get_models(), *apps.get_app_config("videos").get_models()]
+    return {model._meta.label: model.objects.count() for model in models}
+
+
+def test_a_get_of_the_video_page_writes_nothing(logged_in: Client, part: VideoPart, alice: User) -> None:
+    other = VideoPart.objects.create(video=part.video, page=2, cid=2002, title="P2")
+    conversation = conversation_with_answer(alice, part, "先炒糖色")
+    before = (row_counts(), list(VideoPart.objects.order_by("pk").values()))
+
+    pages = [
+        logged_in.get(PAGE),
+        logged_in.get(f"{PAGE}?conversation={conversation.pk}"),
+        logged_in.get("/videos/BV1xx411c7mD/2/"),
+    ]
+
+    assert [page.status_code for page in pages] == [200, 200, 200]
+    assert (row_counts(), list(VideoPart.objects.order_by("pk").values())) == before
+    assert not VideoRequest.objects.filter(user=alice).exists()
+    assert other.stage == VideoPart.Stage.QUEUED
+
+
+def test_a_part_never_asked_for_shows_a_start_button_that_posts(logged_in: Client, part: VideoPart) -> None:
     other = VideoPart.objects.create(video=part.video, page=2, cid=2002, title="P2")
     assert other.heartbeat_at is None
 
     html = logged_in.get("/videos/BV1xx411c7mD/2/").text
-
     other.refresh_from_db()
-    assert other.stage == VideoPart.Stage.QUEUED and other.heartbeat_at is not None
+    assert (other.stage, other.heartbeat_at) == (VideoPart.Stage.QUEUED, None)
     assert page_config(html)["stage"] == "queued"
     assert 'id="ingest" data-stage="queued">' in html
+    assert '<form method="post" action="/videos/BV1xx411c7mD/2/retry/" id="start-form">' in html
     assert '<option value="/videos/BV1xx411c7mD/1/">P1 P1</option>' in html  # the part selector
+
+    started = logged_in.post("/videos/BV1xx411c7mD/2/retry/")
+
+    other.refresh_from_db()
+    assert (started.status_code, started["Location"]) == (302, "/videos/BV1xx411c7mD/2/")
+    assert other.stage == VideoPart.Stage.QUEUED and other.heartbeat_at is not None
 
 
 def test_a_finished_summary_is_rendered_by_the_server(logged_in: Client, part: VideoPart) -> None:

@@ -46,4 +46,4 @@ async def test_an_unknown_tone_is_an_error_frame() -> None:
     frames = await comments_frames("阴阳怪气")
 
     assert frames == [frames[-1]]
-    assert frames[0]["type"] == "error" and frames[0]["code"] == "bad_tone" and frames[0]["stream"] == "comments"
+    assert (frames[0]["type"], frames[0]["code"], frames[0]["stream"]) == ("error", "bad_tone", "comments")

@@ -68,10 +68,28 @@
     socket.addEventListener("close", (event) => {
       setSocketState(false);
       interruptRunningStreams();
-      if (event.code === 4401 || event.code === 4404) return;
+      // Final closes: no reconnecting. 4401: not signed in (or the session expired); 4404: no such part.
+      if (event.code === 4401) return showSocketNotice(labels.signedOut, labels.signIn, config.loginUrl);
+      if (event.code === 4404) return showSocketNotice(labels.noSuchPart);
       window.setTimeout(connect, reconnectDelay);
       reconnectDelay = Math.min(reconnectDelay * 2, 15000);
     });
+  }
+
+  // A notice that the socket is closed for good, with a link to act on it (inserted as text).
+  function showSocketNotice(text, linkText, linkUrl) {
+    const notice = byId("socket-notice");
+    if (!notice) return;
+    notice.replaceChildren(document.createTextNode(text));
+    if (linkText && linkUrl) {
+      const link = document.createElement("a");
+      link.href = linkUrl;
+      link.textContent = linkText;
+      notice.append(" ", link);
+    }
+    notice.hidden = false;
+    const state = byId("socket-state");
+    if (state) state.textContent = text;
   }
 
   function send(frame) {
@@ -96,6 +114,10 @@
   }
 
   function dispatch(frame) {
+    if (frame.type === "cancelled") {
+      if (frame.stream && frame.stream in running) running[frame.stream] = false;
+      return setBusy();
+    }
     if (frame.type === "progress") return onProgress(frame);
     if (frame.stream === "summary") return onSummary(frame);
     if (frame.stream === "answer") return onAnswer(frame);
@@ -125,6 +147,7 @@
     error.textContent = frame.error || "";
     error.hidden = !frame.error;
     byId("retry-form").hidden = stage !== "failed";
+    byId("start-form").hidden = stage !== "queued";
     if (stage !== "ready") {
       panel.hidden = false;
       return;

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from asgiref.sync import sync_to_async
 from django_tasks_db.models import DBTaskResult
 
 from tests.api_client import API, api_client, assert_error, auser_with_token
@@ -60,7 +59,7 @@ async def test_a_multi_part_link_names_its_part(bilibili: FakeBilibili) -> None:
         ({"link": "https://example.com/not-bilibili"}, 422, "invalid_link"),
         ({"link": "BV1xx411c7mX"}, 422, "invalid_link"),
         ({"link": "BV1GJ411x7h7"}, 422, "video_not_found"),
-        ({"link": "BV1L9Uoa9EUx"}, 422, None),  # private
+        ({"link": "BV1L9Uoa9EUx"}, 422, "video_private"),
         ({"link": "https://www.bilibili.com/video/BV117411r7R1?p=5"}, 422, "no_such_part"),
         ({"link": ""}, 422, "invalid_request"),
         ({"link": "x" * 2001}, 422, "invalid_request"),
@@ -126,8 +125,8 @@ async def test_video_and_part_status_with_progress() -> None:
     ("path", "status", "code"),
     [
         ("/videos/BV1GJ411x7h7", 404, "not_found"),
-        ("/videos/BV1xx411c7mD/parts/2", 404, "not_found"),
-        ("/videos/BV1xx411c7mD/parts/2/transcript", 404, "not_found"),
+        ("/videos/BV1xx411c7mD/parts/2", 404, "part_not_found"),
+        ("/videos/BV1xx411c7mD/parts/2/transcript", 404, "part_not_found"),
         ("/videos/not-a-bvid", 422, "invalid_request"),
         ("/videos/BV1xx411c7mD/parts/0", 422, "invalid_request"),
         ("/videos/BV1xx411c7mD/parts/99999999999999999999", 422, "invalid_request"),
@@ -163,7 +162,43 @@ async def test_transcript_of_a_part_not_ready_is_409_with_its_stage() -> None:
     async with api_client(token) as client:
         await VideoPart.objects.filter(pk=part.pk).aupdate(stage="transcript", progress_percent=20)
         running = await client.get(f"{API}/videos/BV1xx411c7mD/parts/1/transcript")
-        await sync_to_async(VideoPart.objects.filter(pk=part.pk).update)(stage="failed", error_message="视频已删除")
-        failed = await client.get(f"{API}/videos/BV1xx411c7mD/parts/1/transcript")
+        await VideoPart.objects.filter(pk=part.pk).aupdate(stage="failed", error_code="video_not_found")
+        failed = await client.get(f"{API}/videos/BV1xx411c7mD/parts/1/transcript", headers={"Accept-Language": "en"})
+        await VideoPart.objects.filter(pk=part.pk).aupdate(
+            error_code="legacy_error", error_params={"text": "视频已删除"}
+        )
+        legacy = await client.get(f"{API}/videos/BV1xx411c7mD/parts/1/transcript")
     assert assert_error(running, 409, "part_not_ready")["details"] == {"stage": "transcript", "percent": 20}
-    assert assert_error(failed, 409, "ingest_failed")["message"] == "视频已删除"
+    assert assert_error(failed, 409, "ingest_failed") == {
+        "code": "ingest_failed",
+        "message": "The video does not exist; it may have been deleted or be geo-restricted: check the link",
+        "details": {"error_code": "video_not_found"},
+    }
+    assert assert_error(legacy, 409, "ingest_failed")["message"] == "视频已删除"
+
+
+async def test_a_failed_part_shows_its_error_code_and_message() -> None:
+    _, token = await auser_with_token()
+    part = await ready_part()
+    await VideoPart.objects.filter(pk=part.pk).aupdate(stage="failed", error_code="empty_transcript")
+    async with api_client(token) as client:
+        status = await client.get(f"{API}/videos/BV1xx411c7mD/parts/1", headers={"Accept-Language": "en"})
+    body = status.json()
+    assert (body["error_code"], body["error"]) == ("empty_transcript", "No speech or subtitles were found")
+
+
+async def test_a_get_writes_nothing() -> None:
+    _, token = await auser_with_token()
+    await ready_part()
+
+    async def rows() -> tuple[list, int]:
+        parts = [row async for row in VideoPart.objects.values_list("pk", "stage", "heartbeat_at", "updated_at")]
+        return parts, await DBTaskResult.objects.acount()
+
+    paths = ["", "/parts/1", "/parts/1/transcript", "/parts/1/transcript?format=srt"]
+    async with api_client(token) as client:
+        for path in paths:
+            before = await rows()
+            response = await client.get(f"{API}/videos/BV1xx411c7mD{path}")
+            assert response.status_code == 200, path
+            assert await rows() == before, path

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from core.errors import AppError
 from tests.fakes.bcut import FakeBcut
 from tests.fakes.openai_asr import FakeOpenAIASR
 from videos.asr import cues_from_bcut_result, transcribe_audio, transcript_from_verbose_json
-from videos.errors import VideoError
 from videos.types import Cue
 
 # The same speech in each service's shape; 1.001 s * 1000 is 1000.999…, so it checks rounding.
@@ -81,9 +81,9 @@ async def test_transcribe_audio_returns_asr_cues_in_milliseconds(backend: str, r
 @pytest.mark.parametrize("backend", ["bcut", "openai_asr"])
 async def test_empty_audio_is_refused_before_any_request(backend: str, request: pytest.FixtureRequest) -> None:
     fake = request.getfixturevalue(backend)
-    with pytest.raises(VideoError) as caught:
+    with pytest.raises(AppError) as caught:
         await transcribe_audio(b"")
-    assert caught.value.code == "asr_failed"
+    assert (caught.value.code, caught.value.retryable) == ("asr_empty_audio", False)
     assert (fake.requests if backend == "bcut" else fake.uploads) == []
 
 
@@ -154,11 +154,12 @@ async def test_bcut_needs_no_fallback_when_only_form_is_rejected(bcut: FakeBcut)
 @pytest.mark.parametrize("reject_status", [None, 412])
 async def test_bcut_reports_when_every_encoding_is_rejected(bcut: FakeBcut, reject_status: int | None) -> None:
     bcut.reject_encodings, bcut.reject_status = ("json", "form"), reject_status
-    with pytest.raises(VideoError) as caught:
+    with pytest.raises(AppError) as caught:
         await transcribe_audio(audio_of(10))
     error = caught.value
-    assert (error.code, error.permanent) == ("asr_failed", True)
-    assert "both request encodings" in error.message_en and "两种请求格式" in error.message_zh
+    assert (error.code, error.retryable) == ("asr_api_changed", False)
+    assert error.message("zh") == "必剪拒绝了两种请求格式（/resource/create），接口可能已变更"
+    assert error.message("en").startswith("bcut rejected both request encodings on /resource/create;")
     assert [r.encoding for r in bcut.requests] == ["json", "form"]
 
 
@@ -172,11 +173,12 @@ async def test_bcut_polls_until_the_task_is_done(bcut: FakeBcut, polls_before_do
 
 async def test_bcut_failed_task_stops_polling_with_the_remark(bcut: FakeBcut) -> None:
     bcut.polls_before_done, bcut.fail_remark = 2, "音频解码失败"
-    with pytest.raises(VideoError) as caught:
+    with pytest.raises(AppError) as caught:
         await transcribe_audio(audio_of(100))
     error = caught.value
-    assert (error.code, error.permanent) == ("asr_failed", True)
-    assert "音频解码失败" in error.message_zh and "bcut speech recognition failed" in error.message_en
+    assert (error.code, error.retryable) == ("asr_task_failed", False)
+    assert error.message("zh") == "必剪语音识别失败：音频解码失败"
+    assert error.message("en") == "bcut speech recognition failed: 音频解码失败"
     assert bcut.polls == 3
 
 
@@ -184,12 +186,13 @@ async def test_bcut_gives_up_at_the_deadline(bcut: FakeBcut, settings: Any) -> N
     bcut.never_finish = True
     settings.BCUT_DEADLINE_SECONDS = 0.3
     started = time.monotonic()
-    with pytest.raises(VideoError) as caught:
+    with pytest.raises(AppError) as caught:
         await transcribe_audio(audio_of(100))
     assert time.monotonic() - started < 2
     error = caught.value
-    assert (error.code, error.permanent) == ("asr_failed", False)
-    assert "0.3 s" in error.message_en and "0.3 秒" in error.message_zh
+    assert (error.code, error.retryable) == ("asr_deadline", True)
+    assert error.message("en") == "bcut speech recognition did not finish within 0.3 s; try again later"
+    assert error.message("zh") == "必剪语音识别在 0.3 秒内没有完成，请稍后重试"
     assert bcut.polls >= 2
 
 
@@ -214,10 +217,10 @@ async def test_bcut_names_the_upload_with_an_accepted_type(
 @pytest.mark.parametrize("result_text", ["not json", json.dumps({"version": "1"}), json.dumps({"utterances": [{}]})])
 async def test_bcut_malformed_result_is_an_asr_error(bcut: FakeBcut, result_text: str) -> None:
     bcut.result_text = result_text
-    with pytest.raises(VideoError) as caught:
+    with pytest.raises(AppError) as caught:
         await transcribe_audio(audio_of(10))
-    assert caught.value.code == "asr_failed"
-    assert "unexpected reply" in caught.value.message_en
+    assert (caught.value.code, caught.value.retryable) == ("asr_failed", True)
+    assert caught.value.params == {"detail": "bcut task/result: unexpected reply"}
 
 
 async def test_bcut_no_speech_gives_an_empty_transcript(bcut: FakeBcut) -> None:
@@ -266,21 +269,21 @@ async def test_openai_retries_rate_limits_and_server_errors(openai_asr: FakeOpen
 
 async def test_openai_gives_up_after_the_configured_attempts(openai_asr: FakeOpenAIASR) -> None:
     openai_asr.failures = [429] * 10
-    with pytest.raises(VideoError) as caught:
+    with pytest.raises(AppError) as caught:
         await transcribe_audio(audio_of(10))
     error = caught.value
-    assert (error.code, error.permanent) == ("asr_failed", False)
-    assert "HTTP 429" in error.message_en
+    assert (error.code, error.retryable) == ("asr_failed", True)
+    assert error.params["detail"].startswith("HTTP 429: ")
     assert openai_asr.attempts == 3
 
 
 async def test_openai_bad_key_fails_at_once(openai_asr: FakeOpenAIASR, settings: Any) -> None:
     settings.ASR_API_KEY = "wrong-key"
-    with pytest.raises(VideoError) as caught:
+    with pytest.raises(AppError) as caught:
         await transcribe_audio(audio_of(10))
     error = caught.value
-    assert (error.code, error.permanent) == ("asr_failed", True)
-    assert "ASR_API_KEY" in error.message_en and "Incorrect API key" in error.message_en
+    assert (error.code, error.retryable) == ("asr_key_rejected", False)
+    assert "ASR_API_KEY" in error.message("en") and "Incorrect API key" in error.params["detail"]
     assert openai_asr.attempts == 1
 
 
@@ -293,28 +296,26 @@ async def test_openai_without_a_key_sends_no_authorization(openai_asr: FakeOpenA
 
 async def test_openai_plain_json_without_segments_or_text_is_an_error(openai_asr: FakeOpenAIASR) -> None:
     openai_asr.reply = {"task": "transcribe"}
-    with pytest.raises(VideoError) as caught:
+    with pytest.raises(AppError) as caught:
         await transcribe_audio(audio_of(10))
-    assert caught.value.code == "asr_failed"
-    assert "verbose_json" in caught.value.message_en
+    assert (caught.value.code, caught.value.params) == ("asr_failed", {"detail": "no verbose_json with segments"})
 
 
 async def test_unreachable_service_is_a_temporary_asr_error(settings: Any) -> None:
     settings.ASR_BACKEND = "openai"  # ASR_BASE_URL still points at the tests' closed port
     settings.ASR_BASE_URL = "http://127.0.0.1:9/v1"
-    with pytest.raises(VideoError) as caught:
+    with pytest.raises(AppError) as caught:
         await transcribe_audio(audio_of(10))
-    assert (caught.value.code, caught.value.permanent) == ("asr_failed", False)
-    assert "Cannot reach" in caught.value.message_en
+    assert (caught.value.code, caught.value.retryable) == ("asr_unreachable", True)
+    assert caught.value.message("en") == "Cannot reach the speech recognition service; try again later"
 
 
 async def test_openai_read_timeout_is_not_retried(openai_asr: FakeOpenAIASR, settings: Any) -> None:
     openai_asr.delay_seconds = 1.0
     settings.ASR_TIMEOUT_SECONDS = 0.2
-    with pytest.raises(VideoError) as caught:
+    with pytest.raises(AppError) as caught:
         await transcribe_audio(audio_of(10))
-    assert (caught.value.code, caught.value.permanent) == ("asr_failed", False)
-    assert "did not answer in time" in caught.value.message_en
+    assert (caught.value.code, caught.value.retryable) == ("asr_timeout", True)
     assert openai_asr.attempts == 1
 
 
@@ -334,6 +335,6 @@ def test_verbose_json_parsing(payload: dict[str, Any], expected: list[Cue]) -> N
 
 @pytest.mark.parametrize("payload", [[], {"segments": [{"start": "x", "end": 1, "text": "a"}]}, {"segments": [{}]}])
 def test_verbose_json_malformed(payload: Any) -> None:
-    with pytest.raises(VideoError) as caught:
+    with pytest.raises(AppError) as caught:
         transcript_from_verbose_json(payload)
-    assert caught.value.code == "asr_failed"
+    assert (caught.value.code, caught.value.params) == ("asr_failed", {"detail": "no verbose_json with segments"})

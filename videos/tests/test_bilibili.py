@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from core.errors import AppError
 from tests.fakes.bilibili import (
     AI_ONLY,
     AI_ZH_LINES,
@@ -25,16 +26,10 @@ from tests.fakes.bilibili import (
     envelope,
     raw_deflate,
 )
-from videos.bilibili import (
-    BilibiliClient,
-    absolute_subtitle_url,
-    ai_subtitle_matches,
-    choose_subtitle_track,
-    danmaku_from_xml,
-    danmaku_summary,
-    inflate_danmaku,
-)
-from videos.errors import InvalidLinkError, VideoError
+from videos.bilibili import BilibiliClient
+from videos.bilibili_replies import absolute_subtitle_url, ai_subtitle_matches, choose_subtitle_track
+from videos.danmaku import danmaku_from_xml, danmaku_summary, inflate_danmaku
+from videos.errors import INVALID_LINK
 from videos.types import Cue, VideoRef
 
 VIEW = "/x/web-interface/view"
@@ -84,15 +79,14 @@ async def test_video_info_has_every_part_of_a_multi_part_video(fake: FakeBilibil
     assert fake.calls(VIEW)[0].query == {"bvid": MULTI_PART[0]}
 
 
-async def test_a_private_video_is_a_permanent_error(fake: FakeBilibili) -> None:
+async def test_a_private_video_is_an_error_that_is_not_retried(fake: FakeBilibili) -> None:
     async with BilibiliClient() as bilibili:
-        with pytest.raises(VideoError) as caught:
+        with pytest.raises(AppError) as caught:
             await bilibili.fetch_video_info(PRIVATE[0])
-    assert caught.value.code == "video_private"
-    assert caught.value.permanent is True
-    assert "稿件不可见" in caught.value.message_zh
-    assert "private" in caught.value.message_en
-    assert len(fake.calls(VIEW)) == 1  # permanent errors are not retried
+    assert (caught.value.code, caught.value.status, caught.value.retryable) == ("video_private", 422, False)
+    assert caught.value.message("zh") == "稿件不可见：UP主设为私密或已隐藏，请换一个视频"
+    assert caught.value.message("en") == "The video is private or hidden; try another video"
+    assert len(fake.calls(VIEW)) == 1  # errors that are not retryable are not retried
 
 
 @pytest.mark.parametrize(
@@ -103,35 +97,34 @@ async def test_a_private_video_is_a_permanent_error(fake: FakeBilibili) -> None:
         (62004, "video_under_review"),
         (62012, "video_owner_only"),
         (-403, "access_denied"),
-        (-400, "bad_request"),
+        (-400, "bilibili_bad_request"),
         (-688, "geo_restricted"),
         (-12345, "bilibili_error"),
     ],
 )
-async def test_view_error_codes_become_permanent_video_errors(
+async def test_view_error_codes_become_errors_that_are_not_retried(
     fake: FakeBilibili, api_code: int, error_code: str
 ) -> None:
     fake.fail_next(VIEW, "json", body=envelope(None, api_code, "错误"))
     async with BilibiliClient() as bilibili:
-        with pytest.raises(VideoError) as caught:
+        with pytest.raises(AppError) as caught:
             await bilibili.fetch_video_info(MULTI_PART[0])
-    assert caught.value.code == error_code
-    assert caught.value.permanent is True
-    assert caught.value.message_zh and caught.value.message_en
+    assert (caught.value.code, caught.value.retryable) == (error_code, False)
     assert len(fake.calls(VIEW)) == 1
 
 
 async def test_an_unknown_video_is_not_found(fake: FakeBilibili) -> None:
     async with BilibiliClient() as bilibili:
-        with pytest.raises(VideoError) as caught:
+        with pytest.raises(AppError) as caught:
             await bilibili.fetch_video_info("BV1xx411c7mE")
     assert caught.value.code == "video_not_found"
 
 
 async def test_a_malformed_bvid_fails_before_any_request(fake: FakeBilibili) -> None:
     async with BilibiliClient() as bilibili:
-        with pytest.raises(InvalidLinkError):
+        with pytest.raises(AppError) as caught:
             await bilibili.fetch_video_info("BV1notvalid!")
+    assert caught.value.kind == INVALID_LINK
     assert fake.requests == []
 
 
@@ -148,10 +141,10 @@ async def test_a_malformed_bvid_fails_before_any_request(fake: FakeBilibili) -> 
         ("text", "<html>risk</html>"),
     ],
 )
-async def test_unexpected_replies_become_video_errors(fake: FakeBilibili, reply: tuple[str, Any]) -> None:
+async def test_unexpected_replies_become_bad_response(fake: FakeBilibili, reply: tuple[str, Any]) -> None:
     fake.fail_next(VIEW, reply[0], body=reply[1])
     async with BilibiliClient() as bilibili:
-        with pytest.raises(VideoError) as caught:
+        with pytest.raises(AppError) as caught:
             await bilibili.fetch_video_info(MULTI_PART[0])
     assert caught.value.code == "bad_response"
 
@@ -188,14 +181,11 @@ async def test_lasting_failures_give_up_after_the_configured_attempts(
 ) -> None:
     fake.fail_next(VIEW, failure[0], body=failure[1], times=10)
     async with BilibiliClient() as bilibili:
-        with pytest.raises(VideoError) as caught:
+        with pytest.raises(AppError) as caught:
             await bilibili.fetch_video_info(MULTI_PART[0])
-    assert caught.value.code == error_code
-    assert caught.value.permanent is False
+    assert (caught.value.code, caught.value.status, caught.value.retryable) == (error_code, 503, True)
+    assert caught.value.retry_after == 30
     assert len(fake.calls(VIEW)) == RETRY_ATTEMPTS
-    if error_code == "risk_control":
-        assert "BILIBILI_SESSDATA" in caught.value.message_zh
-        assert "BILIBILI_SESSDATA" in caught.value.message_en
 
 
 async def test_timeouts_are_retried_then_reported(fake: FakeBilibili) -> None:
@@ -205,19 +195,17 @@ async def test_timeouts_are_retried_then_reported(fake: FakeBilibili) -> None:
         info = await bilibili.fetch_video_info(MULTI_PART[0])
         assert info.aid == MULTI_PART[1]
         fake.fail_next(VIEW, "timeout", times=RETRY_ATTEMPTS)
-        with pytest.raises(VideoError) as caught:
+        with pytest.raises(AppError) as caught:
             await bilibili.fetch_video_info(MULTI_PART[0])
-    assert caught.value.code == "bilibili_unavailable"
-    assert caught.value.permanent is False
+    assert (caught.value.code, caught.value.retryable) == ("bilibili_unavailable", True)
 
 
-async def test_an_unreachable_bilibili_is_a_transient_video_error(fast_retries: None) -> None:
+async def test_an_unreachable_bilibili_is_a_retryable_error(fast_retries: None) -> None:
     # The test settings point every outside host at a closed local port.
     async with BilibiliClient() as bilibili:
-        with pytest.raises(VideoError) as caught:
+        with pytest.raises(AppError) as caught:
             await bilibili.fetch_video_info(MULTI_PART[0])
-    assert caught.value.code == "bilibili_unavailable"
-    assert caught.value.permanent is False
+    assert (caught.value.code, caught.value.retryable) == ("bilibili_unavailable", True)
 
 
 async def test_buvid_is_fetched_once_and_cookies_ride_on_every_api_call(fake: FakeBilibili) -> None:
@@ -325,17 +313,17 @@ async def test_wbi_keys_are_cached_between_calls(fake: FakeBilibili) -> None:
 async def test_a_signature_that_keeps_failing_is_risk_control(fake: FakeBilibili) -> None:
     fake.fail_next(PLAYER, "json", body=envelope({"v_voucher": "voucher_x"}), times=10)
     async with BilibiliClient() as bilibili:
-        with pytest.raises(VideoError) as caught:
+        with pytest.raises(AppError) as caught:
             await bilibili.fetch_subtitle(WITH_SUBTITLES[1], 146044693, WITH_SUBTITLES[0])
     assert caught.value.code == "risk_control"
     assert len(fake.calls(NAV)) == 2  # one refresh, not one per attempt
     assert len(fake.calls(PLAYER)) == 1 + RETRY_ATTEMPTS
 
 
-async def test_a_nav_reply_without_keys_is_a_video_error(fake: FakeBilibili) -> None:
+async def test_a_nav_reply_without_keys_is_a_bad_response(fake: FakeBilibili) -> None:
     fake.fail_next(NAV, "json", body=envelope({"isLogin": False}, -101, "账号未登录"))
     async with BilibiliClient() as bilibili:
-        with pytest.raises(VideoError) as caught:
+        with pytest.raises(AppError) as caught:
             await bilibili.fetch_subtitle(WITH_SUBTITLES[1], 146044693, WITH_SUBTITLES[0])
     assert caught.value.code == "bad_response"
 
@@ -446,10 +434,9 @@ async def test_audio_fails_when_every_url_fails(fake: FakeBilibili) -> None:
     async with BilibiliClient() as bilibili:
         urls = await bilibili.fetch_audio_urls(NO_SUBTITLES[0], 61_000_001)
         failing = [urls[0], urls[0].replace("/dead/", "/nowhere/"), "http://127.0.0.1:9/closed.m4s"]
-        with pytest.raises(VideoError) as caught:
+        with pytest.raises(AppError) as caught:
             await bilibili.download_audio(failing)
-    assert caught.value.code == "audio_download_failed"
-    assert caught.value.permanent is False
+    assert (caught.value.code, caught.value.retryable) == ("audio_download_failed", True)
 
 
 async def test_the_cdn_refuses_downloads_without_a_bilibili_referer(fake: FakeBilibili) -> None:
@@ -461,7 +448,7 @@ async def test_the_cdn_refuses_downloads_without_a_bilibili_referer(fake: FakeBi
 
 async def test_a_video_without_an_audio_track(fake: FakeBilibili) -> None:
     async with BilibiliClient() as bilibili:
-        with pytest.raises(VideoError) as caught:
+        with pytest.raises(AppError) as caught:
             await bilibili.fetch_audio_urls("BV1xx411c7mD", 62_000_001)
     assert caught.value.code == "no_audio"
 
@@ -478,9 +465,9 @@ async def test_danmaku_in_every_encoding(fake: FakeBilibili, encoding: str) -> N
     assert fake.calls(f"/{MULTI_PART_CIDS[0]}.xml")
 
 
-async def test_missing_danmaku_is_a_video_error(fake: FakeBilibili) -> None:
+async def test_missing_danmaku_is_an_error(fake: FakeBilibili) -> None:
     async with BilibiliClient() as bilibili:
-        with pytest.raises(VideoError) as caught:
+        with pytest.raises(AppError) as caught:
             await bilibili.fetch_danmaku(999)
     assert caught.value.code == "danmaku_unavailable"
 
@@ -507,8 +494,9 @@ def test_inflate_danmaku(compress: Any) -> None:
 
 
 def test_inflate_danmaku_rejects_garbage() -> None:
-    with pytest.raises(VideoError):
+    with pytest.raises(AppError) as caught:
         inflate_danmaku(b"\x00\x01garbage")
+    assert caught.value.code == "bad_danmaku"
 
 
 def test_danmaku_summary_buckets_and_top_texts() -> None:
@@ -561,22 +549,22 @@ async def test_resolve_parses_plain_links_without_the_network(fake: FakeBilibili
 
 
 @pytest.mark.parametrize(
-    ("code", "message"),
-    [("offsite", "不是哔哩哔哩视频"), ("spacepg", "不是哔哩哔哩视频"), ("expired", "已过期")],
+    ("code", "reason"),
+    [("offsite", "short_link_offsite"), ("spacepg", "short_link_offsite"), ("expired", "short_link_expired")],
 )
-async def test_short_links_that_do_not_reach_a_video_are_invalid(fake: FakeBilibili, code: str, message: str) -> None:
+async def test_short_links_that_do_not_reach_a_video_are_invalid(fake: FakeBilibili, code: str, reason: str) -> None:
     async with BilibiliClient() as bilibili:
-        with pytest.raises(InvalidLinkError) as caught:
+        with pytest.raises(AppError) as caught:
             await bilibili.resolve(f"看看 https://b23.tv/{code}")
-    assert message in caught.value.message_zh
-    assert caught.value.message_en
+    assert (caught.value.kind, caught.value.details) == (INVALID_LINK, {"reason": reason})
     assert [request.path for request in fake.requests] == [f"/{code}"]
 
 
 async def test_the_short_link_host_in_user_text_is_never_contacted(fake: FakeBilibili) -> None:
     async with BilibiliClient() as bilibili:
-        with pytest.raises(InvalidLinkError):
+        with pytest.raises(AppError) as caught:
             await bilibili.resolve_short_link("https://evil.example/pigt3PQ")
+        assert caught.value.details == {"reason": "not_a_short_link"}
         ref = await bilibili.resolve_short_link("http://b23.tv/pigt3PQ?share_medium=android")
     assert ref == VideoRef("BV17x411w7KC", 2)
     assert [request.path for request in fake.requests] == ["/pigt3PQ"]

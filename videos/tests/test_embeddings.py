@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from django.conf import settings as django_settings
 
+from core.errors import AppError
 from core.tokens import count_tokens
 from tests.fakes.openai import FakeOpenAI, fake_embedding
 from videos.embeddings import (
@@ -22,7 +23,6 @@ from videos.embeddings import (
     embedding_space,
     offline_embedding,
 )
-from videos.errors import VideoError
 from videos.models import EMBEDDING_COLUMN_DIMENSIONS
 
 DIMENSIONS = 8
@@ -143,31 +143,29 @@ async def test_a_429_is_retried_then_succeeds(api: FakeOpenAI) -> None:
     assert api.requests[0].body == api.requests[1].body
 
 
-async def test_a_500_that_never_stops_becomes_a_retryable_video_error(api: FakeOpenAI) -> None:
+async def test_a_500_that_never_stops_becomes_a_retryable_error(api: FakeOpenAI) -> None:
     api.always_fail = 500
-    with pytest.raises(VideoError) as caught:
+    with pytest.raises(AppError) as caught:
         await embed_texts(["你好"])
-    assert caught.value.code == "embedding_failed"
-    assert caught.value.permanent is False
-    assert "500" in caught.value.message_en and caught.value.message_zh
+    assert (caught.value.code, caught.value.status, caught.value.retryable) == ("embedding_failed", 502, True)
+    assert caught.value.params["reason"].startswith("HTTP 500: ")
     assert len(api.requests) == 3  # EMBEDDING_RETRY_ATTEMPTS
 
 
 async def test_a_reply_missing_an_embedding_is_never_accepted(api: FakeOpenAI) -> None:
     api.drop_embeddings = True
-    with pytest.raises(VideoError) as caught:
+    with pytest.raises(AppError) as caught:
         await embed_texts(["一", "二"])
-    assert caught.value.code == "embedding_failed"
-    assert "1 embeddings for 2 inputs" in caught.value.message_en
+    assert (caught.value.code, caught.value.params) == ("embedding_failed", {"reason": "1 embeddings for 2 inputs"})
     assert len(api.requests) == 3
 
 
 async def test_a_wrong_key_fails_at_once_and_permanently(api: FakeOpenAI) -> None:
     api.api_key = "another-key"
-    with pytest.raises(VideoError) as caught:
+    with pytest.raises(AppError) as caught:
         await embed_texts(["你好"])
-    assert caught.value.permanent is True
-    assert "401" in caught.value.message_en
+    assert (caught.value.code, caught.value.retryable) == ("embedding_rejected", False)
+    assert caught.value.params["reason"].startswith("HTTP 401: ")
     assert len(api.requests) == 1
 
 
@@ -176,10 +174,9 @@ async def test_an_unreachable_endpoint_is_retried_then_fails(settings: Any) -> N
     settings.OPENAI_BASE_URL = "http://127.0.0.1:9/v1"  # nothing listens there
     settings.EMBEDDING_RETRY_ATTEMPTS = 2
     settings.EMBEDDING_RETRY_BASE_DELAY_SECONDS = 0.01
-    with pytest.raises(VideoError) as caught:
+    with pytest.raises(AppError) as caught:
         await embed_texts(["你好"])
-    assert caught.value.code == "embedding_failed"
-    assert caught.value.permanent is False
+    assert (caught.value.code, caught.value.retryable) == ("embedding_failed", True)
 
 
 async def test_dimensions_are_dropped_when_the_model_refuses_them(api: FakeOpenAI, settings: Any) -> None:
@@ -192,13 +189,12 @@ async def test_dimensions_are_dropped_when_the_model_refuses_them(api: FakeOpenA
     assert all("dimensions" not in request.body for request in api.answered("/v1/embeddings"))
 
 
-async def test_vectors_of_the_wrong_size_are_a_permanent_error(api: FakeOpenAI) -> None:
+async def test_vectors_of_the_wrong_size_are_an_error_not_retried(api: FakeOpenAI) -> None:
     api.reject_dimensions = True  # the fallback then gets 16 numbers, not 8
-    with pytest.raises(VideoError) as caught:
+    with pytest.raises(AppError) as caught:
         await embed_texts(["你好"])
-    assert caught.value.code == "embedding_dimensions_mismatch"
-    assert caught.value.permanent is True
-    assert "16" in caught.value.message_en
+    assert (caught.value.code, caught.value.retryable) == ("embedding_dimensions_mismatch", False)
+    assert caught.value.message("en") == "The embedding model returned 16 dimensions, but EMBEDDING_DIMENSIONS is 8"
 
 
 async def test_inputs_are_cut_to_the_model_limit(api: FakeOpenAI, settings: Any) -> None:

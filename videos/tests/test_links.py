@@ -8,8 +8,9 @@ import random
 import pytest
 
 import videos
+from core.errors import AppError
 from videos import links
-from videos.errors import InvalidLinkError, VideoError
+from videos.errors import INVALID_LINK
 from videos.links import (
     av_to_bv,
     bv_to_av,
@@ -68,8 +69,9 @@ def test_round_trip_for_random_aids() -> None:
 
 @pytest.mark.parametrize("aid", [0, -1, 2**51, 2**60])
 def test_av_to_bv_rejects_out_of_range(aid: int) -> None:
-    with pytest.raises(InvalidLinkError):
+    with pytest.raises(AppError) as caught:
         av_to_bv(aid)
+    assert (caught.value.kind, caught.value.details) == (INVALID_LINK, {"reason": "aid_out_of_range"})
 
 
 @pytest.mark.parametrize("aid", ["170001", 170001.0, True, None])
@@ -94,15 +96,20 @@ def test_av_to_bv_rejects_non_integers(aid: object) -> None:
     ],
 )
 def test_bv_to_av_rejects_malformed_ids(bvid: str) -> None:
-    with pytest.raises(InvalidLinkError):
+    with pytest.raises(AppError) as caught:
         bv_to_av(bvid)
+    assert (caught.value.kind, caught.value.details) == (INVALID_LINK, {"reason": "bad_bvid"})
 
 
-def test_invalid_link_error_is_a_permanent_video_error() -> None:
-    with pytest.raises(VideoError) as caught:
+def test_an_invalid_link_is_a_422_that_retrying_cannot_fix() -> None:
+    with pytest.raises(AppError) as caught:
         bv_to_av("nope")
-    assert caught.value.code == "invalid_link"
-    assert caught.value.permanent is True
+    error = caught.value
+    assert (error.code, error.status, error.retryable) == ("invalid_link", 422, False)
+    assert error.message("en") == (
+        "Not a Bilibili video link: paste a video page address, a b23.tv short link or a BV/av id"
+    )
+    assert error.message("zh") == "无法识别的哔哩哔哩视频链接：请粘贴视频页地址、b23.tv 短链接或 BV/av 号"
 
 
 # --- WBI (§3, §11.2) ------------------------------------------------------------------------------
@@ -231,8 +238,9 @@ def test_a_bad_page_number_means_part_one(query: str, page: int) -> None:
     ],
 )
 def test_parse_video_ref_rejects_anything_else(text: str) -> None:
-    with pytest.raises(InvalidLinkError):
+    with pytest.raises(AppError) as caught:
         parse_video_ref(text)
+    assert caught.value.kind == INVALID_LINK
 
 
 def test_the_first_video_link_in_the_text_wins() -> None:
@@ -241,8 +249,9 @@ def test_the_first_video_link_in_the_text_wins() -> None:
 
 
 def test_a_huge_text_without_a_link_fails_quickly() -> None:
-    with pytest.raises(InvalidLinkError):
+    with pytest.raises(AppError) as caught:
         parse_video_ref("a." * 100_000 + "x" * 100_000)
+    assert caught.value.details == {"reason": "not_a_video_link"}
 
 
 # --- short links and redirect targets --------------------------------------------------------------

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from videos.errors import VideoError
+from core.errors import AppError
 from videos.transcripts import (
     transcript_from_bcc_json,
     transcript_from_file,
@@ -158,34 +158,55 @@ def test_file_formats_are_detected(name: str, data: bytes) -> None:
     assert transcript.source == "imported"
 
 
+NO_CUES = "No subtitle cues were found in the file"
+OUT_OF_RANGE = "Line 3: minutes or seconds out of range"
 BAD_FILES = {
-    "empty": ("a.srt", b"", "empty"),
-    "whitespace only": ("a.vtt", b" \r\n\n", "empty"),
-    "binary": ("a.srt", b"\x00\x00\x00\x18ftypM4A \x00\x00", "not a text file"),
-    "not utf-8 or gbk": ("a.srt", b"1\n00:00:01,000 --> 00:00:02,000\n\xff\xfe\xfd\x81\n", "encoding"),
-    "unknown format": ("notes.txt", "只是一些文字\n没有时间轴".encode(), "Unsupported transcript format"),
-    "vtt without header": ("a.vtt", b"00:01.000 --> 00:02.000\nhi\n", "must start with the line WEBVTT"),
-    "bad timing": ("a.srt", b"1\n00:00:01,000 --> soon\nhi\n", "Line 2: bad timing line"),
-    "seconds out of range": ("a.srt", b"1\n\n00:00:61,000 --> 00:01:02,000\nhi\n", "Line 3: minutes or seconds"),
-    "minutes out of range": ("a.vtt", b"WEBVTT\n\n1:60:00.000 --> 2:00:00.000\nhi\n", "Line 3: minutes or seconds"),
-    "timings but no text": ("a.srt", b"1\n00:00:01,000 --> 00:00:02,000\n\n", "No subtitle cues"),
-    "vtt with only notes": ("a.vtt", b"WEBVTT\n\nNOTE nothing here\n", "No subtitle cues"),
-    "bad json": ("a.json", b'{"body": [', "not valid JSON"),
-    "json without body": ("a.json", b'{"subtitles": []}', "has no body"),
-    "json with bad item": ("a.json", b'{"body": [{"from": "x", "to": 1, "content": "a"}]}', "malformed"),
-    "json with empty body": ("a.json", b'{"body": []}', "No subtitle cues"),
+    "empty": ("a.srt", b"", "The transcript file is empty"),
+    "whitespace only": ("a.vtt", b" \r\n\n", "The transcript file is empty"),
+    "binary": ("a.srt", b"\x00\x00\x00\x18ftypM4A \x00\x00", "This is not a text file (binary data)"),
+    "not utf-8 or gbk": (
+        "a.srt",
+        b"1\n00:00:01,000 --> 00:00:02,000\n\xff\xfe\xfd\x81\n",
+        "Cannot tell the file's text encoding (use UTF-8)",
+    ),
+    "unknown format": (
+        "notes.txt",
+        "只是一些文字\n没有时间轴".encode(),
+        "Unsupported transcript format: upload an .srt, .vtt or Bilibili .json subtitle file",
+    ),
+    "vtt without header": (
+        "a.vtt",
+        b"00:01.000 --> 00:02.000\nhi\n",
+        "A WebVTT file must start with the line WEBVTT",
+    ),
+    "bad timing": (
+        "a.srt",
+        b"1\n00:00:01,000 --> soon\nhi\n",
+        "Line 2: bad timing line (expected 00:00:01,000 --> 00:00:02,000): 00:00:01,000 --> soon",
+    ),
+    "seconds out of range": ("a.srt", b"1\n\n00:00:61,000 --> 00:01:02,000\nhi\n", OUT_OF_RANGE),
+    "minutes out of range": ("a.vtt", b"WEBVTT\n\n1:60:00.000 --> 2:00:00.000\nhi\n", OUT_OF_RANGE),
+    "timings but no text": ("a.srt", b"1\n00:00:01,000 --> 00:00:02,000\n\n", NO_CUES),
+    "vtt with only notes": ("a.vtt", b"WEBVTT\n\nNOTE nothing here\n", NO_CUES),
+    "bad json": ("a.json", b'{"body": [', "The file is not valid JSON"),
+    "json without body": ("a.json", b'{"subtitles": []}', "The file has no body"),
+    "json with bad item": (
+        "a.json",
+        b'{"body": [{"from": "x", "to": 1, "content": "a"}]}',
+        "A subtitle line is malformed",
+    ),
+    "json with empty body": ("a.json", b'{"body": []}', NO_CUES),
 }
 
 
 @pytest.mark.parametrize(("name", "data", "message"), BAD_FILES.values(), ids=BAD_FILES.keys())
 def test_bad_files_raise_a_clear_bad_transcript_error(name: str, data: bytes, message: str) -> None:
-    with pytest.raises(VideoError) as caught:
+    with pytest.raises(AppError) as caught:
         transcript_from_file(name, data)
     error = caught.value
-    assert error.code == "bad_transcript"
-    assert error.permanent
-    assert message in error.message_en
-    assert any("\u4e00" <= char <= "\u9fff" for char in error.message_zh)  # a Chinese message too
+    assert (error.code, error.status, error.retryable) == ("bad_transcript", 422, False)
+    assert error.params == {"reason": message}
+    assert error.message("zh").startswith(f"无法导入字幕文件（{message}）")
 
 
 # --- SRT export ------------------------------------------------------------------------------------

@@ -7,10 +7,11 @@ import json
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
+from django_tasks_db.models import DBTaskResult
 
 from tests.fakes.bilibili import FakeBilibili
-from videos.history import video_request_record
 from videos.models import Video, VideoPart, VideoRequest
+from videos.services import video_request_record
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -62,10 +63,14 @@ def test_submitting_a_link_queues_the_part_and_opens_its_page(logged_in: Client,
 @pytest.mark.parametrize(
     ("link", "language", "message"),
     [
-        ("这不是链接", "zh-hans", "无法识别的哔哩哔哩视频链接"),
-        ("这不是链接", "en", "Not a Bilibili video link"),
-        ("BV1L9Uoa9EUx", "zh-hans", "稿件不可见"),
-        ("https://www.bilibili.com/video/BV17x411w7KC?p=99", "zh-hans", "这个视频没有第 99 P"),
+        ("这不是链接", "zh-hans", "无法识别的哔哩哔哩视频链接：请粘贴视频页地址、b23.tv 短链接或 BV/av 号"),
+        (
+            "这不是链接",
+            "en",
+            "Not a Bilibili video link: paste a video page address, a b23.tv short link or a BV/av id",
+        ),
+        ("BV1L9Uoa9EUx", "zh-hans", "稿件不可见：UP主设为私密或已隐藏，请换一个视频"),
+        ("https://www.bilibili.com/video/BV17x411w7KC?p=99", "zh-hans", "这个视频没有第 99 P（共 10 P）"),
     ],
 )
 def test_a_bad_link_shows_a_message_on_home(
@@ -73,8 +78,8 @@ def test_a_bad_link_shows_a_message_on_home(
 ) -> None:
     response = logged_in.post("/videos/", {"link": link}, headers={"accept-language": language})
 
-    assert response.status_code == 400
-    assert message in response.text
+    assert response.status_code == 422
+    assert f'<p class="error-box" id="link-error" role="alert">{message}</p>' in response.text
     assert 'role="alert"' in response.text and "Traceback" not in response.text
     assert f'value="{link}"' in response.text  # the pasted text is kept
     assert not VideoRequest.objects.exists()
@@ -126,3 +131,31 @@ def test_a_bare_video_address_opens_part_one(logged_in: Client) -> None:
 def test_reloading_the_submit_address_goes_home(logged_in: Client) -> None:
     """The language switch on an error page reloads /videos/ with a GET."""
     assert logged_in.get("/videos/")["Location"] == "/"
+
+
+def database_rows() -> dict[str, object]:
+    """What a GET must leave as it was: history, parts' state and queued jobs."""
+    return {
+        "requests": list(VideoRequest.objects.values_list("pk", "page", "opened_at")),
+        "parts": list(VideoPart.objects.values_list("pk", "stage", "heartbeat_at", "updated_at")),
+        "jobs": DBTaskResult.objects.count(),
+    }
+
+
+GETS = [
+    ("/", 200),
+    ("/videos/", 302),
+    ("/videos/BV1xx411c7mD/", 302),
+    ("/videos/BV1xx411c7mD/1/transcript.srt", 200),
+    ("/videos/BV1xx411c7mD/2/transcript.json", 200),
+]
+
+
+def test_a_get_writes_nothing(logged_in: Client, alice: User) -> None:
+    """Each page's GET, one after the other (one database setup for all)."""
+    video_request_record(user=alice, part=make_part())
+    make_part(stage=VideoPart.Stage.QUEUED, page=2)  # a part never asked for
+    for path, status in GETS:
+        before = database_rows()
+        assert logged_in.get(path).status_code == status, path
+        assert database_rows() == before, path

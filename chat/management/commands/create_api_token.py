@@ -12,7 +12,9 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from chat.api_tokens import ApiTokenNotFound, api_token_create, api_token_revoke, api_tokens_for_user
+from chat.selectors import api_tokens_for_user
+from chat.services.api_tokens import api_token_create, api_token_revoke
+from core.errors import AppError
 
 
 class Command(BaseCommand):
@@ -36,8 +38,8 @@ class Command(BaseCommand):
         if options["revoke"] is not None:
             try:
                 api_token_revoke(user=user, token_id=options["revoke"])
-            except ApiTokenNotFound as exc:
-                raise CommandError(f"{options['username']} has no token {options['revoke']}") from exc
+            except AppError as exc:
+                raise CommandError(f"{exc.message()}: {options['username']} has no token {options['revoke']}") from exc
             self.stderr.write(f"revoked token {options['revoke']} of {user.username}")
             return
         token, raw = api_token_create(user=user, name=options["name"])

@@ -1,4 +1,9 @@
-"""`manage.py summarize <link>`: stream a ready part's summary to the terminal (cached when it exists)."""
+"""`manage.py summarize <link>`: stream a ready part's summary to the terminal (cached when it exists).
+
+It opens the summary through the generation gate (chat.gate) like the websocket and the API, so
+a missing part is `part_not_found`, a part not ingested yet `part_not_ready` (or `ingest_failed`),
+each printed as the error's message. The operator has no quota.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from chat.llm import GenerationError
-from chat.summaries import summary_stream
-from videos.errors import VideoError
+from chat.gate import GateStream, SummaryOrder, generation_open
+from core.errors import AppError
 from videos.links import parse_video_ref
-from videos.models import VideoPart
+
+NOT_INGESTED = ("part_not_found", "part_not_ready")
 
 
 class Command(BaseCommand):
@@ -23,30 +28,31 @@ class Command(BaseCommand):
         parser.add_argument("--regenerate", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        order = SummaryOrder(options["language"], regenerate=options["regenerate"])
         try:
             ref = parse_video_ref(options["link"])
-        except VideoError as exc:
-            raise CommandError(exc.message) from exc
-        part = VideoPart.objects.select_related("video").filter(video__bvid=ref.bvid, page=ref.page).first()
-        if part is None or not part.is_ready:
-            raise CommandError(f"{ref.bvid} p{ref.page} is not ingested yet: run `manage.py ingest` first")
-        error = asyncio.run(self.stream(part, options["language"], options["regenerate"]))
+            error = asyncio.run(self.summarize(ref.bvid, ref.page, order))
+        except AppError as exc:
+            hint = " (run `manage.py ingest` first)" if exc.code in NOT_INGESTED else ""
+            raise CommandError(f"{exc.code}: {exc.message()}{hint}") from exc
         if error:
             raise CommandError(error)
 
-    async def stream(self, part: VideoPart, language: str, regenerate: bool) -> str:
-        try:
-            async for event in summary_stream(part, language, None, regenerate=regenerate):
-                if event["type"] == "token":
-                    self.stdout.write(event["text"], ending="")
-                    self.stdout.flush()
-                elif event["type"] == "reset":
-                    self.stdout.write("\n--- restarted ---\n")
-                elif event["type"] == "error":
-                    return event["message"]
-                elif event["type"] == "done":
-                    label = "（离线摘要 offline summary）" if event["summary"].get("offline") else ""
-                    self.stdout.write(f"\n{label}")
-        except GenerationError as exc:
-            return exc.message
+    async def summarize(self, bvid: str, page: int, order: SummaryOrder) -> str:
+        events = await generation_open(user=None, bvid=bvid, page=page, order=order)
+        return await self.print_events(events)
+
+    async def print_events(self, events: GateStream) -> str:
+        """Print the summary as it streams; the `error` event's message, or "" when it finished."""
+        async for event in events:
+            if event["type"] == "token":
+                self.stdout.write(event["text"], ending="")
+                self.stdout.flush()
+            elif event["type"] == "reset":
+                self.stdout.write("\n--- restarted ---\n")
+            elif event["type"] == "error":
+                return f"{event['code']}: {event['message']}"
+            elif event["type"] == "done":
+                label = "（离线摘要 offline summary）" if event["summary"].get("offline") else ""
+                self.stdout.write(f"\n{label}")
         return ""

@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand
 from django.db import connections
 
 from chatbili_site.db import embedded
-from videos.services import requeue_stale_parts
+from videos.submission import requeue_stale_parts
 
 PR_SET_PDEATHSIG = 1
 REQUEUE_EVERY_SECONDS = 30

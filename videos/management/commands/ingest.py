@@ -8,10 +8,11 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.core.management.base import BaseCommand, CommandError
 
+from core.errors import AppError
 from videos import services
-from videos.errors import VideoError
-from videos.ingest import part_ingest, video_submit
+from videos.ingest import part_ingest
 from videos.models import VideoPart
+from videos.submission import video_submit
 
 BAR_WIDTH = 30
 
@@ -34,8 +35,8 @@ class Command(BaseCommand):
         for link in links:
             try:
                 part = await video_submit(link)
-            except VideoError as exc:
-                failures.append(f"{link}: {exc.message}")
+            except AppError as exc:
+                failures.append(f"{link}: {exc.message()}")
                 continue
             parts = [part]
             if all_parts:
@@ -48,7 +49,7 @@ class Command(BaseCommand):
 
     async def ingest_part(self, part: VideoPart, force: bool) -> str:
         label = f"{part.video.bvid} p{part.page} {part.video.title[:30]}"
-        queued = await sync_to_async(services.part_ingest_enqueue)(part_id=part.pk, force=force, run_in_worker=False)
+        queued = await sync_to_async(services.part_queue)(part_id=part.pk, force=force)
         if not queued:
             await part.arefresh_from_db()
             if part.is_ready:
@@ -61,7 +62,7 @@ class Command(BaseCommand):
         if not ran:
             return "already being ingested by a worker"
         if part.stage == VideoPart.Stage.FAILED:
-            return part.error_message
+            return part.error_text()
         chunks = await part.chunks.acount()
         self.stdout.write(self.style.SUCCESS(f"{label}: ready, {chunks} chunks ({part.transcript_source})"))
         return ""

@@ -10,11 +10,13 @@ import asyncio
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
+from core.errors import AppError
 from videos import services
 from videos.embeddings import embed_texts, embedding_space
-from videos.models import Chunk, VideoPart
+from videos.models import VideoPart
+from videos.selectors import chunk_texts_of_part, part_ids_to_reembed
 
 
 class Command(BaseCommand):
@@ -25,16 +27,18 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         space = embedding_space()
-        chunks = Chunk.objects.all() if options["all"] else Chunk.objects.exclude(embedding_model=space)
-        part_ids = list(chunks.values_list("part_id", flat=True).distinct().order_by("part_id"))
+        part_ids = part_ids_to_reembed(space=space, everything=options["all"])
         self.stdout.write(f"{len(part_ids)} parts to re-embed for {space}")
-        total = asyncio.run(self.reembed_parts(part_ids, space))
+        try:
+            total = asyncio.run(self.reembed_parts(part_ids, space))
+        except AppError as exc:
+            raise CommandError(exc.message()) from exc
         self.stdout.write(self.style.SUCCESS(f"re-embedded {total} chunks in {len(part_ids)} parts for {space}"))
 
     async def reembed_parts(self, part_ids: list[int], space: str) -> int:
         total = 0
         for part_id in part_ids:
-            rows = [row async for row in Chunk.objects.filter(part_id=part_id).values_list("pk", "text")]
+            rows = await sync_to_async(chunk_texts_of_part)(part_id=part_id)
             vectors = await embed_texts([text for _, text in rows])
             vectors_by_chunk = {pk: vector for (pk, _), vector in zip(rows, vectors, strict=True)}
             total += await sync_to_async(services.part_embeddings_replace)(

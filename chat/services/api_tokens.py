@@ -1,4 +1,4 @@
-"""Personal API tokens: `Authorization: Bearer cbt_…`.
+"""Writes of personal API tokens (`Authorization: Bearer cbt_…`); reads are in chat.selectors.
 
 A token's secret is `cbt_` plus 43 random URL-safe characters. It is shown once, when created;
 only its SHA-256 is stored (a fast hash is enough for 256 random bits), together with its first
@@ -16,21 +16,15 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import Http404
 from django.utils import timezone
 
+from chat.errors import TOKEN_NOT_FOUND
 from chat.models import ApiToken
+from core.errors import AppError
 
 TOKEN_PREFIX = "cbt_"  # noqa: S105 - the public marker of a token, not a secret
 DISPLAY_PREFIX_LENGTH = 12
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-
-
-class ApiTokenNotFound(Http404):
-    """No such token among the user's own; someone else's token looks exactly like a missing one."""
-
-    code = "token_not_found"
-    message = "找不到这个令牌 / Token not found"
 
 
 def token_hash(raw: str) -> str:
@@ -48,12 +42,17 @@ def api_token_create(*, user: Any, name: str) -> tuple[ApiToken, str]:
 
 
 def api_token_revoke(*, user: Any, token_id: int) -> None:
-    """Revoke one of the user's tokens (again is fine); raises ApiTokenNotFound for anyone else's."""
+    """Revoke one of the user's tokens (again is fine); AppError token_not_found (404) for anyone else's."""
     token = ApiToken.objects.filter(pk=token_id, user=user).first()
     if token is None:
-        raise ApiTokenNotFound(ApiTokenNotFound.message)
+        raise AppError(TOKEN_NOT_FOUND)
     if token.revoked_at is None:
         ApiToken.objects.filter(pk=token.pk, revoked_at=None).update(revoked_at=timezone.now())
+
+
+def api_tokens_revoke(*, tokens: QuerySet[ApiToken]) -> int:
+    """Revoke the live tokens among `tokens` (the admin's action); returns how many."""
+    return tokens.filter(revoked_at=None).update(revoked_at=timezone.now())
 
 
 def api_token_authenticate(raw: str) -> Any | None:
@@ -71,8 +70,3 @@ def api_token_authenticate(raw: str) -> Any | None:
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.user
-
-
-def api_tokens_for_user(user: Any) -> QuerySet[ApiToken]:
-    """The user's tokens, newest first, revoked ones included (they show as revoked)."""
-    return ApiToken.objects.filter(user=user).order_by("-created_at", "-id")

@@ -1,0 +1,90 @@
+"""Every kind of error the chat app raises or stores, declared once (see core.errors).
+
+    raise AppError(CONVERSATION_NOT_FOUND)
+    raise AppError(QUOTA_EXCEEDED, retry_after=30, details={"limit": "requests_per_minute"},
+                   limit_name="requests_per_minute", limit=20)
+
+Codes are documented (README, API) and kept stable. A code is declared once: `bad_request` and
+`internal_error` are core's kinds, `part_not_ready` and `legacy_error` (old rows' text) are
+videos' kinds; they are re-exported here so chat's code finds all its kinds in one module.
+"""
+
+from __future__ import annotations
+
+from core.errors import BAD_REQUEST, INTERNAL_ERROR, error_kind
+from videos.errors import LEGACY_ERROR, PART_NOT_READY
+
+__all__ = [
+    "ANSWER_IN_PROGRESS",
+    "BAD_LANGUAGE",
+    "BAD_REQUEST",
+    "BAD_TONE",
+    "BUSY",
+    "CLIENT_DISCONNECTED",
+    "CONVERSATION_NOT_FOUND",
+    "EMPTY_QUESTION",
+    "INCOMPLETE",
+    "INTERNAL_ERROR",
+    "LEGACY_ERROR",
+    "LLM_FAILED",
+    "NO_CHANNEL_LAYER",
+    "NO_TRANSCRIPT",
+    "PART_NOT_READY",
+    "QUOTA_EXCEEDED",
+    "REGENERATION_FAILED",
+    "SERVER_RESTARTED",
+    "SUMMARY_FAILED",
+    "SUMMARY_INTERRUPTED",
+]
+
+# --- the client's doing -------------------------------------------------------------------------
+CONVERSATION_NOT_FOUND = error_kind("conversation_not_found", "找不到这个对话", "Conversation not found", status=404)
+ANSWER_IN_PROGRESS = error_kind(
+    "answer_in_progress", "这个对话正在回答上一个问题", "This conversation is still answering", status=409
+)
+NO_TRANSCRIPT = error_kind("no_transcript", "这个视频还没有字幕", "This part has no transcript yet", status=409)
+EMPTY_QUESTION = error_kind("empty_question", "问题不能为空", "The question is empty", status=422)
+BAD_TONE = error_kind("bad_tone", "不支持的语气：{tone}", "Unknown tone {tone!r} (use {tones})", status=422)
+BAD_LANGUAGE = error_kind("bad_language", "不支持的语言：{language}", "Unknown language {language!r}", status=422)
+BUSY = error_kind("busy", "上一个请求还在进行中", "The previous request is still running", status=409)
+# params: limit_name ("daily_tokens" | "requests_per_minute"), limit (the number); retry_after on the error.
+QUOTA_EXCEEDED = error_kind(
+    "quota_exceeded",
+    "已达到使用上限（{limit_name}：{limit}），请稍后再试",
+    "Usage limit reached ({limit_name}: {limit}); please try again later",
+    status=429,
+)
+
+# --- generation failed upstream (trying again may help) -------------------------------------------
+# params: reason (the upstream's own words, in English)
+LLM_FAILED = error_kind(
+    "llm_failed", "大模型请求失败：{reason}", "LLM request failed: {reason}", status=502, retryable=True
+)
+INCOMPLETE = error_kind("incomplete", "生成意外结束", "The generation ended early", status=502, retryable=True)
+SUMMARY_FAILED = error_kind("summary_failed", "摘要生成失败", "The summary failed", status=502, retryable=True)
+SUMMARY_INTERRUPTED = error_kind(
+    "summary_interrupted", "摘要生成中断", "The summary was interrupted", status=502, retryable=True
+)
+# params: cause (the code of what failed); the last complete version is served meanwhile
+REGENERATION_FAILED = error_kind(
+    "regeneration_failed",
+    "重新生成失败，保留上一版",
+    "Regeneration failed; the previous version is kept",
+    status=502,
+    retryable=True,
+)
+NO_CHANNEL_LAYER = error_kind(
+    "no_channel_layer", "未配置 CHANNEL_LAYERS", "CHANNEL_LAYERS is not configured", status=503
+)
+
+# --- stored on a row, never raised ----------------------------------------------------------------
+CLIENT_DISCONNECTED = error_kind("client_disconnected", "客户端断开", "Client disconnected")
+SERVER_RESTARTED = error_kind(
+    "server_restarted", "服务器重启，回答中断", "Server restarted; the answer was interrupted", status=503
+)
+
+# --- access (API tokens), appended by the entry points' helper ------------------------------------
+TOKEN_NOT_FOUND = error_kind("token_not_found", "找不到这个令牌", "Token not found", status=404)
+SESSION_REQUIRED = error_kind(
+    "session_required", "请在账户页面创建令牌", "Create tokens from your account page", status=403
+)

@@ -1,0 +1,128 @@
+"""The one generation gate: every entry point that may call the LLM opens its stream here.
+
+    events = await generation_open(user=user, bvid="BV1xx411c7mD", page=1, order=AnswerOrder("糖色？"))
+    async for event in events: ...   # or await events.aclose() to give it up
+
+The websocket consumer, the API (JSON and SSE), `manage.py summarize` and the admin's
+regenerate action all call `generation_open`, so the same bad input gets the same code:
+
+1. resolve the part: AppError part_not_found (404);
+2. the part is ready: AppError part_not_ready (409, details stage and percent) or ingest_failed (409);
+3. quota: AppError quota_exceeded (429, retry_after). The current cached summary is free
+   (chat.selectors.summary_current), as is everything without a user (the CLI);
+4. reserve (unless offline: no LLM call to count): a QuotaReservation row, written with the
+   quota check under a per-user lock, so a burst of simultaneous requests cannot all pass a
+   per-minute limit (chat.services.quotas);
+5. the stream: a `GateStream` of the generation's events. Its reservation is released when
+   it ends, fails, is cancelled or is closed (even unread); from then on the usage records its
+   LLM calls wrote count instead.
+
+Errors raised by the stream before its first event (conversation_not_found, bad_tone, ...)
+surface from the first `anext`; an entry point that needs an HTTP status awaits that first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import sync_to_async
+
+from chat.comments import comment_drafts_stream
+from chat.conversations import answer_stream
+from chat.llm import llm_available
+from chat.models import UsageRecord
+from chat.quotas import quota_check
+from chat.selectors import summary_current
+from chat.services.quotas import quota_release, quota_reserve
+from chat.summaries import summary_stream
+from videos.models import VideoPart
+from videos.selectors import apart_get_or_404, part_require_ready
+
+
+@dataclass(frozen=True)
+class SummaryOrder:
+    language: str = "zh"
+    regenerate: bool = False
+    purpose = UsageRecord.Purpose.SUMMARY
+
+
+@dataclass(frozen=True)
+class AnswerOrder:
+    question: str
+    conversation_id: int | None = None
+    language: str = "auto"
+    purpose = UsageRecord.Purpose.CHAT
+
+
+@dataclass(frozen=True)
+class CommentsOrder:
+    tone: str
+    language: str = "zh"
+    purpose = UsageRecord.Purpose.COMMENTS
+
+
+Order = SummaryOrder | AnswerOrder | CommentsOrder
+
+
+class GateStream:
+    """The admitted generation's events. Ending, failing or closing it releases its reservation."""
+
+    def __init__(self, events: AsyncGenerator[dict], *, part: VideoPart, reservation_id: int | None) -> None:
+        self.part = part
+        self._events = events
+        self._reservation_id = reservation_id
+
+    def __aiter__(self) -> GateStream:
+        return self
+
+    async def __anext__(self) -> dict:
+        try:
+            return await anext(self._events)
+        except BaseException:
+            await self.aclose()
+            raise
+
+    async def aclose(self) -> None:
+        reservation_id, self._reservation_id = self._reservation_id, None
+        try:
+            await self._events.aclose()
+        finally:
+            if reservation_id is not None:
+                await sync_to_async(quota_release)(reservation_id=reservation_id)
+
+
+async def generation_open(*, user: Any, bvid: str, page: int, order: Order) -> GateStream:
+    """Admit one generation (see the module docstring); raises AppError before any event."""
+    part = await apart_get_or_404(bvid=bvid, page=page)
+    part_require_ready(part)
+    reservation_id = await sync_to_async(_admit)(user=user, part_id=part.pk, order=order)
+    return GateStream(_events(order, part, user), part=part, reservation_id=reservation_id)
+
+
+def _admit(*, user: Any, part_id: int, order: Order) -> int | None:
+    """Check the quota and reserve a request; None when the order is free (nothing reserved)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None  # the CLI: the operator has no quota
+    if isinstance(order, SummaryOrder) and not order.regenerate:
+        if summary_current(part_id=part_id, language=order.language) is not None:
+            return None
+    if not llm_available():
+        quota_check(user)  # offline: no LLM call, so nothing to reserve
+        return None
+    return quota_reserve(user=user, purpose=order.purpose)
+
+
+def _events(order: Order, part: VideoPart, user: Any) -> AsyncGenerator[dict]:
+    if isinstance(order, SummaryOrder):
+        return summary_stream(part, order.language, user, regenerate=order.regenerate)
+    if isinstance(order, AnswerOrder):
+        return answer_stream(
+            user=user,
+            part=part,
+            question=order.question,
+            conversation_id=order.conversation_id,
+            language=order.language,
+        )
+    return comment_drafts_stream(part, tone=order.tone, user=user, language=order.language)

@@ -1,0 +1,81 @@
+"""Writes of chat: a question and its streaming answer begin together; the answer is finished once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from chat.errors import ANSWER_IN_PROGRESS, CONVERSATION_NOT_FOUND, EMPTY_QUESTION, SERVER_RESTARTED
+from chat.models import Conversation, Message
+from chat.selectors import conversation_get_for_user
+from core.errors import AppError
+from videos.models import VideoPart
+
+# A message still "streaming" after this long belongs to a server that died.
+STALE_STREAMING_AFTER = timedelta(minutes=5)
+
+
+@dataclass
+class AnswerStart:
+    conversation: Conversation
+    question: Message
+    answer: Message
+
+
+@transaction.atomic
+def answer_begin(*, user: Any, part: VideoPart, question: str, conversation_id: int | None) -> AnswerStart:
+    """Save the question and an empty streaming answer; refuse a second answer in flight."""
+    question = question.strip()
+    if not question:
+        raise AppError(EMPTY_QUESTION)
+    if conversation_id is None:
+        conversation = Conversation.objects.create(user=user, part=part, title=question[:60])
+    else:
+        conversation = conversation_get_for_user(user=user, conversation_id=conversation_id)
+        if conversation.part_id != part.pk:
+            raise AppError(CONVERSATION_NOT_FOUND)
+    conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+    _refuse_if_answering(conversation)
+    asked = Message.objects.create(conversation=conversation, role=Message.Role.USER, content=question)
+    answer = Message.objects.create(
+        conversation=conversation, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING
+    )
+    Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
+    return AnswerStart(conversation, asked, answer)
+
+
+def _refuse_if_answering(conversation: Conversation) -> None:
+    streaming = conversation.messages.filter(status=Message.Status.STREAMING)
+    stale = streaming.filter(updated_at__lt=timezone.now() - STALE_STREAMING_AFTER)
+    stale.update(status=Message.Status.INTERRUPTED, error_code=SERVER_RESTARTED.code, error_params={})
+    if streaming.exists():
+        raise AppError(ANSWER_IN_PROGRESS)
+
+
+def answer_finish(
+    *,
+    message_id: int,
+    content: str,
+    status: str,
+    citations: list[dict] | None = None,
+    prompt_tokens: int = 0,
+    completion_tokens: int = 0,
+    error: AppError | None = None,
+    offline: bool = False,
+) -> None:
+    """Save the answer as it ended: complete, interrupted or failed (with why, as code + params)."""
+    Message.objects.filter(pk=message_id).update(
+        content=content,
+        status=status,
+        citations=citations or [],
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        error_code=error.code if error else "",
+        error_params=error.params if error else {},
+        offline=offline,
+        updated_at=timezone.now(),
+    )
