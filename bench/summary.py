@@ -42,7 +42,14 @@ from videos.chunking import chunks_for_transcript  # noqa: E402
 from videos.models import Chunk, Video, VideoPart  # noqa: E402
 from videos.types import Cue, Transcript  # noqa: E402
 
-MAP_REPLY = "- [00:00] " + "这一段讲了量子计算的一个要点，包括它的原理、例子和结论。" * 2
+MAP_REPLY = (
+    "## 量子计算的一个要点\n> 这一段讲了量子计算。\n- [00:00] "
+    + "这一段讲了量子计算的一个要点，包括它的原理、例子和结论。" * 2
+)
+# A short part's chapters: one structured-output call (chat.summaries.chaptering).
+CHAPTERS_REPLY = '{"chapters": [{"start": "00:00", "title": "开场", "gist": "介绍量子计算"}, ' + (
+    '{"start": "05:00", "title": "后半", "gist": "讲量子纠错"}]}'
+)
 REDUCE_REPLY = "## 摘要\n" + "这期视频完整讲解了量子计算。" * 4 + "\n\n## 要点\n" + "- 📌 [00:00] 开场介绍\n" * 8
 SUBJECTS = ["量子比特", "叠加态", "量子纠缠", "量子门", "退相干", "纠错码", "超导芯片", "离子阱", "量子优越性"]
 
@@ -91,16 +98,17 @@ def fake_reply(body: dict) -> str:
     return MAP_REPLY if "其中一段做笔记" in body["messages"][0]["content"] else REDUCE_REPLY
 
 
-async def timed_summary(part: VideoPart) -> tuple[float, float, list[dict]]:
-    """(seconds to the first token event, seconds to done, events)."""
+async def timed_summary(part: VideoPart) -> tuple[float, float, list[dict], list[float]]:
+    """(seconds to the first token event, seconds to done, events, seconds to each event)."""
     started = time.perf_counter()
     first = math.nan
-    events = []
+    events, times = [], []
     async for event in summary_stream(part, "zh", None):
         if event["type"] == "token" and math.isnan(first):
             first = time.perf_counter() - started
         events.append(event)
-    return first, time.perf_counter() - started, events
+        times.append(time.perf_counter() - started)
+    return first, time.perf_counter() - started, events, times
 
 
 def fake_delay_on_critical_path(fake: FakeOpenAI, token_delay: float) -> float:
@@ -114,14 +122,14 @@ def fake_delay_on_critical_path(fake: FakeOpenAI, token_delay: float) -> float:
 async def run_case(label: str, minutes: int, token_delay: float, number: int) -> None:
     from asgiref.sync import sync_to_async
 
-    fake = FakeOpenAI(reply=fake_reply, token_delay=token_delay)
+    fake = FakeOpenAI(reply=fake_reply, token_delay=token_delay, json_reply=CHAPTERS_REPLY)
     server = LocalServer(fake.app).start()
     settings.OPENAI_BASE_URL = f"{server.url}/v1"
     try:
         cues = lecture(minutes)
         part = await sync_to_async(make_part)(cues, number)
         transcript_tokens = sum(count_tokens(cue.text) for cue in cues)
-        first, total, events = await timed_summary(part)
+        first, total, events, times = await timed_summary(part)
         assert events[-1]["type"] == "done", events[-1]
         prompt_tokens = sum(estimate_prompt_tokens(request.body["messages"]) for request in fake.requests)
         map_tokens = sum(
@@ -129,9 +137,17 @@ async def run_case(label: str, minutes: int, token_delay: float, number: int) ->
             for request in fake.requests
             if "其中一段做笔记" in request.body["messages"][0]["content"]
         )
+        chapter_tokens = sum(
+            estimate_prompt_tokens(request.body["messages"])
+            for request in fake.requests
+            if "response_format" in request.body
+        )
+        first_section = next(
+            (at for at, event in zip(times, events, strict=True) if event["type"] == "section"), math.nan
+        )
         fake_delay = fake_delay_on_critical_path(fake, token_delay)
         cached = [await timed_summary(part) for _ in range(30)]
-        cached_ms = sorted(done * 1000 for _, done, _ in cached)
+        cached_ms = sorted(done * 1000 for _, done, _, _ in cached)
         calls_after = len(fake.requests)
     finally:
         server.stop()
@@ -144,6 +160,11 @@ async def run_case(label: str, minutes: int, token_delay: float, number: int) ->
     print(
         f"  prompt tokens ÷ transcript tokens: {prompt_tokens / transcript_tokens:.2f} overall, "
         f"{map_tokens / transcript_tokens:.2f} in the map phase"
+    )
+    print(
+        f"  chapters: {len(summary['chapters'])} ({summary['chapters'][0]['source']}), "
+        f"{chapter_tokens / transcript_tokens:.2f} of the transcript's tokens in their own call(s); "
+        f"first section shown at {first_section:.3f} s"
     )
     print(f"  fake token delay {token_delay * 1000:.0f} ms; fake's own delay before our first token {fake_delay:.2f} s")
     print(f"  time to first token {first:.3f} s → added by our code {first - fake_delay:.3f} s; to done {total:.2f} s")

@@ -10,6 +10,9 @@ websocket clients in this process. It reports, against the targets of issue 12:
   lost, first-token overhead p50/p99, the gap between tokens our server adds (p99), and the CPU
   the site's processes spent per streamed answer (from /proc, user + system time).
 Run: .venv/bin/python bench/ws_chat.py [--clients 50,200] [--servers 1] [--token-delay 0.02] [--tokens 150]
+With --profile DIR (needs `pip install py-spy`, not a requirement), each N's run is sampled into
+DIR/ws-<N>-<pid>.txt as collapsed stacks (CPU time of the servers' Python threads; the measured
+CPU then includes py-spy's interruptions, so take the figures from a run without it).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -84,11 +89,12 @@ def wait_until_served(port: int, processes: list[subprocess.Popen], timeout: flo
     raise SystemExit("the site did not answer /healthz")
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of these processes so far."""
+def cpu_seconds(pids: list[int], *, loop_only: bool = False) -> float:
+    """User + system CPU time of these processes so far (only their main, event-loop threads)."""
     total = 0
     for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        stat = Path(f"/proc/{pid}/task/{pid}/stat" if loop_only else f"/proc/{pid}/stat")
+        fields = stat.read_text().rsplit(")", 1)[1].split()
         total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / CLOCK_TICKS
 
@@ -132,7 +138,7 @@ def first_token_overhead_ms(result: dict, token_delay: float) -> float:
     return (result["tokens"][0] - result["sent"] - token_delay) * 1000
 
 
-def report(clients: int, results: list, expected: str, token_delay: float, cpu: float) -> None:
+def report(clients: int, results: list, expected: str, token_delay: float, cpu: tuple[float, float]) -> None:
     failures = [r for r in results if isinstance(r, BaseException) or r["end"] != "done"]
     good = [r for r in results if not isinstance(r, BaseException) and r["end"] == "done"]
     lost = sum(len(expected) - len(r["text"]) for r in good) + len(expected) * len(failures)
@@ -143,7 +149,11 @@ def report(clients: int, results: list, expected: str, token_delay: float, cpu: 
     for reason, count in reasons.most_common(3):
         print(f"  failure x{count}: {reason}")
     print(f"  tokens lost: {lost} of {len(expected) * clients}")
-    print(f"  server CPU per streamed answer: {cpu * 1000 / max(1, len(good)):.1f} ms")
+    answers, frames = max(1, len(good)), sum(len(r["tokens"]) for r in good)
+    print(
+        f"  server CPU per streamed answer: {cpu[0] * 1000 / answers:.1f} ms"
+        f" (event-loop threads {cpu[1] * 1000 / answers:.1f} ms; {frames / answers:.0f} token frames per answer)"
+    )
     if first:
         print(f"  overhead to first token (ms): p50 {percentile(first, 0.5):.1f}  p99 {percentile(first, 0.99):.1f}")
     if gaps:
@@ -160,15 +170,39 @@ def single_user(url: str, cookie: str, token_delay: float) -> float:
     return first_token_overhead_ms(result, token_delay)
 
 
+def profiler(pids: list[int], output: Path) -> list[subprocess.Popen]:
+    """py-spy sampling each server process into `output`-<pid>.txt (collapsed stacks), until stopped."""
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    command = [py_spy, "record", "--format", "raw", "--rate", "250", "--nonblocking", "--threads"]
+    return [
+        subprocess.Popen(
+            [*command, "--pid", str(pid), "--output", f"{output}-{pid}.txt"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for pid in pids
+    ]
+
+
+def stop_profiler(samplers: list[subprocess.Popen]) -> None:
+    for sampler in samplers:
+        sampler.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+    for sampler in samplers:
+        sampler.wait(timeout=60)
+
+
 def measure(url: str, pids: list[int], cookies: list[str], counts: list[int], args: argparse.Namespace) -> None:
     expected = REPLY_TOKEN * args.tokens
     print(f"first ask after start: first-token overhead {single_user(url, cookies[0], args.token_delay):.1f} ms")
     warm = [single_user(url, cookies[0], args.token_delay) for _ in range(5)]
     print(f"warm single user: first-token overhead median {statistics.median(warm):.1f} ms (5 asks)")
     for clients in counts:
-        before = cpu_seconds(pids)
+        samplers = profiler(pids, Path(args.profile) / f"ws-{clients}") if args.profile else []
+        before, loop_before = cpu_seconds(pids), cpu_seconds(pids, loop_only=True)
         results = asyncio.run(run_clients(url, cookies[:clients]))
-        report(clients, results, expected, args.token_delay, cpu_seconds(pids) - before)
+        cpu, loop_cpu = cpu_seconds(pids) - before, cpu_seconds(pids, loop_only=True) - loop_before
+        stop_profiler(samplers)
+        report(clients, results, expected, args.token_delay, (cpu, loop_cpu))
 
 
 def main() -> None:
@@ -177,6 +211,7 @@ def main() -> None:
     parser.add_argument("--servers", type=int, default=1)
     parser.add_argument("--token-delay", type=float, default=0.02)
     parser.add_argument("--tokens", type=int, default=150)
+    parser.add_argument("--profile", metavar="DIR", help="sample the servers with py-spy during each N (not installed)")
     args = parser.parse_args()
     counts = [int(value) for value in args.clients.split(",")]
 

@@ -9,16 +9,26 @@ from __future__ import annotations
 
 from asgiref.sync import async_to_sync
 from django.contrib import admin, messages
-from django.db.models import F, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils import timezone
 
 from chat.gate import SummaryOrder, generation_open
-from chat.models import ApiToken, CommentDraftSet, Conversation, Message, Summary, UsageRecord, UserQuota
+from chat.models import (
+    ApiToken,
+    CommentDraftSet,
+    Conversation,
+    Message,
+    Summary,
+    SummaryTemplate,
+    UsageRecord,
+    UserQuota,
+)
 from chat.quotas import day_bounds
 from chat.services.api_tokens import api_tokens_revoke
 from chat.services.generated import video_generated_purge
+from chat.styles import CUSTOM_PREFIX, STYLES, style_name, style_request
 from core.errors import AppError
 from videos.admin import VideoAdmin
 from videos.models import Video
@@ -37,13 +47,14 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 # --- videos, with what chat knows about them ------------------------------------------------------
 
 
-async def summaries_regenerate(keys: list[tuple[str, int, str]]) -> dict[str, int]:
-    """Regenerate each (bvid, page, language) summary through the generation gate, as the operator
-    (no quota), one after another. Returns how many ended with each outcome: "done" or an error code."""
+async def summaries_regenerate(keys: list[tuple[str, int, str, str]]) -> dict[str, int]:
+    """Regenerate each (bvid, page, language, style key) summary through the generation gate, as the
+    operator (no quota), one after another. Returns how many ended with each outcome: "done" or an error code."""
     outcomes: dict[str, int] = {}
-    for bvid, page, language in keys:
+    for bvid, page, language, style in keys:
         try:
-            events = await generation_open(user=None, bvid=bvid, page=page, order=SummaryOrder(language, True))
+            order = SummaryOrder(language, True, style=style_request(style))
+            events = await generation_open(user=None, bvid=bvid, page=page, order=order)
             outcome = "incomplete"
             async for event in events:
                 if event["type"] in ("done", "error"):
@@ -93,7 +104,7 @@ class VideoWithGenerationsAdmin(VideoAdmin):
     @admin.action(description="Regenerate summaries (each cached one again, now; this waits for them)")
     def regenerate_summaries(self, request: HttpRequest, queryset: QuerySet[Video]) -> None:
         summaries = Summary.objects.filter(part__video__in=queryset).order_by("part__video__bvid", "part__page")
-        keys = list(summaries.values_list("part__video__bvid", "part__page", "language").distinct())
+        keys = list(summaries.values_list("part__video__bvid", "part__page", "language", "style").distinct())
         outcomes = async_to_sync(summaries_regenerate)(keys)
         failed = {outcome: count for outcome, count in outcomes.items() if outcome != "done"}
         text = f"regenerated {outcomes.get('done', 0)} of {len(keys)} summaries"
@@ -152,11 +163,51 @@ class MessageAdmin(ReadOnlyAdmin):
 # --- generated --------------------------------------------------------------------------------------
 
 
+class SummaryStyleFilter(admin.SimpleListFilter):
+    """Summaries by style (every custom template together), each choice with its usage:
+    how many summaries and how many LLM tokens they took."""
+
+    title = "style (summaries, LLM tokens)"
+    parameter_name = "style"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        usage = {name: [0, 0] for name in [*STYLES, "custom"]}
+        rows = Summary.objects.values("style").annotate(
+            count=Count("id"), tokens=Coalesce(Sum(F("prompt_tokens") + F("completion_tokens")), Value(0))
+        )
+        for row in rows.order_by():
+            totals = usage.setdefault(style_name(row["style"]), [0, 0])
+            totals[0] += row["count"]
+            totals[1] += row["tokens"]
+        return [(name, f"{name} ({count}, {tokens:,})") for name, (count, tokens) in usage.items()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Summary]) -> QuerySet[Summary]:
+        if self.value() == "custom":
+            return queryset.filter(style__startswith=CUSTOM_PREFIX)
+        return queryset.filter(style=self.value()) if self.value() else queryset
+
+
 @admin.register(Summary)
 class SummaryAdmin(ReadOnlyAdmin):
-    list_display = ["id", "part", "language", "model", "prompt_version", "status", "offline", "llm_calls", "updated_at"]
-    list_filter = ["status", "offline", "language", "model"]
+    list_display = [
+        "id", "part", "language", "style", "model", "prompt_version", "status", "offline", "llm_calls", "tokens",
+        "updated_at",
+    ]  # fmt: skip
+    list_filter = [SummaryStyleFilter, "status", "offline", "language", "model"]
     search_fields = ["part__video__bvid", "part__video__title"]
+
+    @admin.display(description="LLM tokens", ordering="prompt_tokens")
+    def tokens(self, summary: Summary) -> int:
+        return summary.prompt_tokens + summary.completion_tokens
+
+
+@admin.register(SummaryTemplate)
+class SummaryTemplateAdmin(ReadOnlyAdmin):
+    """Users' custom summary styles (their summaries: the style filter's "custom")."""
+
+    list_display = ["id", "name", "owner", "created_at", "updated_at"]
+    search_fields = ["name", "owner__username"]
+    list_select_related = ["owner"]
 
 
 @admin.register(CommentDraftSet)

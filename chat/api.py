@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from asgiref.sync import sync_to_async
 from channels.db import aclose_old_connections
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
@@ -25,20 +26,27 @@ from ninja import Field, Path, Query, Router, Schema, Status
 from ninja.pagination import PageNumberPagination, paginate
 from pydantic import ConfigDict
 
+from chat.api_outline import ChapterOut
+from chat.api_outline import router as outline_router
+from chat.api_templates import router as summary_templates_router
 from chat.errors import CONVERSATION_NOT_FOUND, INCOMPLETE, INTERNAL_ERROR, PART_NOT_READY, SESSION_REQUIRED
 from chat.gate import AnswerOrder, CommentsOrder, GateStream, SummaryOrder, generation_open
-from chat.models import ApiToken, Conversation, Message
+from chat.models import ApiToken, Conversation, Message, Summary
 from chat.quotas import usage_summary
-from chat.schemas import MAX_ID, NO_NUL, ChatIn, CommentsIn, Language
-from chat.selectors import api_tokens_for_user, conversations_for_user
+from chat.schemas import MAX_ID, NO_NUL, STYLE_DESCRIPTION, ChatIn, CommentsIn, Language
+from chat.selectors import api_tokens_for_user, conversations_for_user, summary_current
 from chat.services.api_tokens import api_token_create, api_token_revoke
+from chat.styles import style_key
 from core.api import error_responses
 from core.errors import AppError, ErrorKind, kind_for_code
 from videos.api import Bvid, Page, PartOut, part_out
-from videos.selectors import apart_get_or_404
+from videos.models import VideoPart
+from videos.selectors import part_get_or_404
 
 logger = logging.getLogger(__name__)
 router = Router(tags=["chat"])
+router.add_router("", summary_templates_router)  # /summary-templates (chat.api_templates)
+router.add_router("", outline_router)  # a part's /chapters and /mindmap (chat.api_outline)
 
 
 # --- server-sent events -----------------------------------------------------------------------------
@@ -46,8 +54,13 @@ router = Router(tags=["chat"])
 
 def sse_frame(event: dict) -> str:
     """One event: its `type` as the SSE event name, the whole dict as JSON data."""
+    if event.get("type") == "token" and event.keys() == SSE_TOKEN_KEYS:  # the many small ones, encoded directly
+        return f'event: token\ndata: {{"type": "token", "text": {json.dumps(event["text"], ensure_ascii=False)}}}\n\n'
     data = json.dumps(event, cls=DjangoJSONEncoder, ensure_ascii=False)
     return f"event: {event.get('type', 'message')}\ndata: {data}\n\n"
+
+
+SSE_TOKEN_KEYS = {"type", "text"}
 
 
 async def sse_frames(first: dict, events: GateStream) -> AsyncIterator[str]:
@@ -127,6 +140,7 @@ class StreamQuery(Schema):
 
 class SummaryQuery(StreamQuery):
     language: Language = "zh"
+    style: str = Field("standard", min_length=1, max_length=40, pattern=NO_NUL, description=STYLE_DESCRIPTION)
 
 
 class KeyPointOut(Schema):
@@ -143,10 +157,12 @@ class SummaryOut(Schema):
     content: str = Field(description="Markdown")
     key_points: list[KeyPointOut]
     highlights: list[dict] = Field(description="Danmaku peaks: start_ms, end_ms, count, ratio, texts")
+    chapters: list[ChapterOut] = Field(description="Tiling the part from 0 to its end (see /chapters)")
     mode: str
     offline: bool
     model: str
     prompt_version: str
+    style: str = Field(description='The style key: "standard", "brief", "study", "qa" or "custom:<id>:<hash>"')
     llm_calls: int
     prompt_tokens: int
     completion_tokens: int
@@ -163,21 +179,40 @@ class PendingOut(Schema):
     "/videos/{bvid}/parts/{page}/summary",
     response={200: SummaryOut, 202: PendingOut, **error_responses(404, 409, 429, 502)},
     openapi_extra=sse_openapi(
-        "The summary, once made (the first request makes it)", ["start", "progress", "token", "reset", "done", "error"]
+        "The summary, once made (the first request makes it)",
+        ["start", "progress", "section", "token", "reset", "done", "error"],
     ),
     tags=["summaries"],
 )
 async def summary_get(request: HttpRequest, bvid: Bvid, page: Page, query: Query[SummaryQuery]) -> Any:
     """The part's summary. 202 with the ingestion status while the part is not ready yet."""
-    part = await apart_get_or_404(bvid=bvid, page=page)
+    part, made = await part_with_made_summary(bvid=bvid, page=page, query=query, user=request.auth)
+    if made is not None:  # the cached read: free, no generation to open
+        return {"bvid": bvid, "page": page, **made.to_dict()}
     if not part.is_ready and part.is_in_progress:
         pending = {"status": "ingesting", "message": AppError(PART_NOT_READY).message(), "part": part_out(part)}
         return Status(202, pending)
-    events = await generation_open(user=request.auth, bvid=bvid, page=page, order=SummaryOrder(query.language))
+    order = SummaryOrder(query.language, style=query.style)
+    events = await generation_open(user=request.auth, bvid=bvid, page=page, order=order)
     if query.stream:
         return await sse_response(events)
     done = await last_event(events)
     return {"bvid": bvid, "page": page, **done["summary"]}
+
+
+@sync_to_async
+def part_with_made_summary(*, bvid: str, page: int, query: SummaryQuery, user: Any) -> tuple[VideoPart, Summary | None]:
+    """The part (or part_not_found), and for a JSON request on a ready part its current summary
+    when already made (chat.selectors.summary_current): one trip to the database thread. None
+    sends the request through the gate, which also reports bad input (a bad style, language)."""
+    part = part_get_or_404(bvid=bvid, page=page)
+    if query.stream or not part.is_ready:
+        return part, None
+    try:
+        key = style_key(style=query.style, user=user)
+    except AppError:
+        return part, None
+    return part, summary_current(part_id=part.pk, language=query.language, style=key)
 
 
 # --- comment drafts ---------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -33,7 +34,6 @@ from chat.summaries import summary_stream
 from chat.summaries.planning import LANGUAGE_INSTRUCTIONS
 from chat.timestamps import StreamingTimestampFixer, TimestampChecker
 from core.errors import AppError
-from videos.models import VideoPart
 
 COMMENTS_PROMPT_VERSION = "v1"
 DRAFT_COUNT = 3
@@ -94,8 +94,16 @@ async def comment_drafts_stream(
 
 
 async def _offline_drafts(part_id: int, tone: str, summary: Summary, highlights: list[Highlight]) -> list[str]:
-    part = await VideoPart.objects.select_related("video").aget(pk=part_id)
-    return offline_comment_drafts(tone, title=part.video.title, key_points=summary.key_points, highlights=highlights)
+    """Drafts quoting key points (at cue starts) and highlights, each moved to the line it falls on."""
+    transcript = await sync_to_async(part_transcript)(part_id=part_id)
+    checker = TimestampChecker.from_cues(transcript.cues)
+    at_lines = [replace(item, start_ms=_at_line(checker, item.start_ms)) for item in highlights]
+    return offline_comment_drafts(tone, title=transcript.title, key_points=summary.key_points, highlights=at_lines)
+
+
+def _at_line(checker: TimestampChecker, ms: int) -> int:
+    snapped = checker.snap_to_cue(ms)
+    return ms if snapped is None else snapped
 
 
 async def _llm_drafts(
@@ -111,7 +119,7 @@ async def _llm_drafts(
         highlights=highlights_prompt_text(highlights),
     )
     stream = ChatStream(messages, purpose=UsageRecord.Purpose.COMMENTS, user=user, temperature=0.9)
-    fixer = StreamingTimestampFixer(TimestampChecker.from_spans(transcript.spans))
+    fixer = StreamingTimestampFixer(TimestampChecker.from_cues(transcript.cues))  # references: cue starts
     text = ""
     try:
         async for delta in stream:

@@ -4,7 +4,7 @@
 the API:
     {"type": "start", "conversation_id", "message_id"}
     {"type": "token", "text"}
-    {"type": "citations", "citations": [{"chunk_id", "start_ms", "end_ms", "label"}]}
+    {"type": "citations", "citations": [{"chunk_id", "start_ms", "end_ms", "label"}]}  (the cited cue's times)
     {"type": "done", "conversation_id", "message_id", "status", "usage", "offline"}
     {"type": "error", "code", "message", **details, "message_id"}
 Both sides are saved as `Message`s. A client that goes away mid-answer cancels the generator:
@@ -35,18 +35,20 @@ from chat.timestamps import (
     TIMESTAMP_PATTERN,
     StreamingTimestampFixer,
     TimestampChecker,
+    cue_lines_text,
     format_timestamp,
     parse_timestamp,
 )
 from core.errors import AppError
 from core.tokens import count_tokens
 from videos.models import VideoPart
+from videos.types import Cue
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["answer_messages", "answer_stream", "citations_in", "conversation_get_for_user", "history_within_budget"]
 
-ANSWER_PROMPT_VERSION = "v1"
+ANSWER_PROMPT_VERSION = "v2"
 OFFLINE_QUOTES = 3
 LANGUAGE_INSTRUCTIONS = {
     "zh": "用简体中文回答。",
@@ -83,8 +85,37 @@ def history_within_budget(messages: Sequence[Message], budget_tokens: int) -> tu
     return history, dropped
 
 
+# An excerpt line holds one cue, or two short ones, so a cited line starts at most one cue early.
+EXCERPT_LINE_CUES = 2
+EXCERPT_LINE_MIN_TOKENS = 16
+
+
+def excerpt_cues(chunks: Sequence[RetrievedChunk]) -> list[tuple[RetrievedChunk, tuple[Cue, ...]]]:
+    """Each chunk with the lines it shows: its cues not already shown by an earlier chunk (chunks
+    overlap), or the whole chunk as one line when the part has no stored cues. Chunks left with
+    nothing new are left out."""
+    shown: set[int] = set()
+    excerpts = []
+    for chunk in chunks:
+        lines = chunk.cues or (Cue(chunk.start_ms, chunk.end_ms, chunk.text),)
+        new = tuple(cue for cue in lines if cue.start_ms not in shown)
+        shown.update(cue.start_ms for cue in new)
+        if new:
+            excerpts.append((chunk, new))
+    return excerpts
+
+
 def excerpts_text(chunks: Sequence[RetrievedChunk]) -> str:
-    return "\n\n".join(f"{format_timestamp(chunk.start_ms)} {chunk.text}" for chunk in chunks)
+    """The excerpts, a blank line between chunks, each line led by its first cue's start."""
+    return "\n\n".join(
+        cue_lines_text(cues, max_cues=EXCERPT_LINE_CUES, min_tokens=EXCERPT_LINE_MIN_TOKENS)
+        for _, cues in excerpt_cues(chunks)
+    )
+
+
+def excerpts_checker(chunks: Sequence[RetrievedChunk]) -> TimestampChecker:
+    """Checks an answer's times: each must fall inside one excerpt and goes to one of its cues."""
+    return TimestampChecker.from_passages(cues for _, cues in excerpt_cues(chunks))
 
 
 def answer_messages(
@@ -104,18 +135,23 @@ def answer_messages(
 
 
 def citations_in(text: str, chunks: Sequence[RetrievedChunk]) -> list[dict]:
-    """Each distinct timestamp in the answer, mapped to the retrieved chunk that starts there."""
-    by_second = {chunk.start_ms // 1000: chunk for chunk in sorted(chunks, key=lambda c: -c.start_ms)}
+    """Each distinct moment the (checked) answer cites: the cue whose start second the timestamp
+    names, with the retrieved chunk that showed it. Start and end are the cue's."""
+    by_second: dict[int, tuple[RetrievedChunk, Cue]] = {}
+    for chunk, cues in excerpt_cues(chunks):
+        for cue in cues:
+            by_second.setdefault(cue.start_ms // 1000, (chunk, cue))
     citations: list[dict] = []
     seen: set[int] = set()
     for match in TIMESTAMP_PATTERN.finditer(text):
         ms = parse_timestamp(match.group("start"))
-        chunk = by_second.get(ms // 1000) if ms is not None else None
-        if chunk is None or chunk.chunk_id in seen:
+        found = by_second.get(ms // 1000) if ms is not None else None
+        if found is None or found[1].start_ms in seen:
             continue
-        seen.add(chunk.chunk_id)
+        chunk, cue = found
+        seen.add(cue.start_ms)
         citations.append(
-            {"chunk_id": chunk.chunk_id, "start_ms": chunk.start_ms, "end_ms": chunk.end_ms, "label": match.group(0)}
+            {"chunk_id": chunk.chunk_id, "start_ms": cue.start_ms, "end_ms": cue.end_ms, "label": match.group(0)}
         )
     return citations
 
@@ -125,9 +161,13 @@ def offline_answer(chunks: Sequence[RetrievedChunk]) -> str:
     hits = sorted((chunk for chunk in chunks if not chunk.is_context), key=lambda chunk: -chunk.score)
     if not hits:
         return "（离线模式）视频里没有找到和这个问题相关的内容。\n\n(Offline mode) Nothing in the video matches."
-    quotes = [f"> {format_timestamp(chunk.start_ms)} {chunk.text}" for chunk in hits[:OFFLINE_QUOTES]]
+    quotes = [f"> {format_timestamp(_first_line_start(chunk))} {chunk.text}" for chunk in hits[:OFFLINE_QUOTES]]
     header = "（离线模式：未配置大模型，以下是视频中与问题最相关的片段）\n(Offline mode: the most relevant moments)"
     return header + "\n\n" + "\n\n".join(quotes)
+
+
+def _first_line_start(chunk: RetrievedChunk) -> int:
+    return chunk.cues[0].start_ms if chunk.cues else chunk.start_ms
 
 
 # --- the stream ---------------------------------------------------------------------------------
@@ -178,7 +218,7 @@ class _Answer:
         messages = answer_messages(
             part=self.part, question=self.start.question.content, chunks=chunks, history=history, language=self.language
         )
-        fixer = StreamingTimestampFixer(TimestampChecker.from_spans([(c.start_ms, c.end_ms) for c in chunks]))
+        fixer = StreamingTimestampFixer(excerpts_checker(chunks))
         self.stream = ChatStream(messages, purpose=UsageRecord.Purpose.CHAT, user=self.user)
         await aclose_old_connections()
         async for delta in self.stream:

@@ -88,3 +88,39 @@ TOKEN_NOT_FOUND = error_kind("token_not_found", "找不到这个令牌", "Token 
 SESSION_REQUIRED = error_kind(
     "session_required", "请在账户页面创建令牌", "Create tokens from your account page", status=403
 )
+
+# --- summary styles and custom templates, appended with the styles (chat.styles) -------------------
+# params: style (as asked), styles (the ones there are)
+BAD_STYLE = error_kind(
+    "bad_style",
+    "不支持的总结风格：{style}（可用：{styles}）",
+    "Unknown summary style {style!r} (use {styles})",
+    status=422,
+)
+# params: placeholder (the offending text), allowed (the placeholders there are)
+BAD_TEMPLATE = error_kind(
+    "bad_template",
+    "模板里的 {placeholder} 无效：只能用 {allowed}，花括号要成对（字面的花括号写成 {{{{ 或 }}}}）",
+    "Bad placeholder {placeholder} in the template: use only {allowed}, with balanced braces"
+    " (write {{{{ or }}}} for a literal brace)",
+    status=422,
+)
+# params: length, limit (characters)
+TEMPLATE_TOO_LONG = error_kind(
+    "template_too_long",
+    "模板太长（{length} 字，最多 {limit} 字）",
+    "The template is too long ({length} characters, at most {limit})",
+    status=422,
+)
+TEMPLATE_NOT_FOUND = error_kind("template_not_found", "找不到这个总结模板", "Summary template not found", status=404)
+
+# --- chapters and mind map of a part (chat.mindmap), appended with them ----------------------------
+SUMMARY_NOT_FOUND = error_kind(
+    "summary_not_found",
+    "这个视频还没有摘要，请先生成摘要",
+    "This part has no summary yet; make the summary first",
+    status=404,
+)
+SUMMARY_IN_PROGRESS = error_kind(
+    "summary_in_progress", "摘要正在生成，请稍候", "The summary is still being made", status=409
+)

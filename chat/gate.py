@@ -6,6 +6,8 @@
 The websocket consumer, the API (JSON and SSE), `manage.py summarize` and the admin's
 regenerate action all call `generation_open`, so the same bad input gets the same code:
 
+0. a summary's style becomes its style key: AppError bad_style (422) or template_not_found (404:
+   a custom template must be the user's own; the CLI and admin, with no user, may use any);
 1. resolve the part: AppError part_not_found (404);
 2. the part is ready: AppError part_not_ready (409, details stage and percent) or ingest_failed (409);
 3. quota: AppError quota_exceeded (429, retry_after). The current cached summary is free
@@ -24,7 +26,7 @@ surface from the first `anext`; an entry point that needs an HTTP status awaits 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -36,6 +38,7 @@ from chat.models import UsageRecord
 from chat.quotas import quota_check
 from chat.selectors import summary_current
 from chat.services.quotas import quota_release, quota_reserve
+from chat.styles import style_key
 from chat.summaries import summary_stream
 from videos.models import VideoPart
 from videos.selectors import apart_get_or_404, part_require_ready
@@ -45,6 +48,7 @@ from videos.selectors import apart_get_or_404, part_require_ready
 class SummaryOrder:
     language: str = "zh"
     regenerate: bool = False
+    style: str = "standard"  # as asked ("brief", "custom:<id>", ...); the gate makes it a style key
     purpose = UsageRecord.Purpose.SUMMARY
 
 
@@ -95,6 +99,8 @@ class GateStream:
 
 async def generation_open(*, user: Any, bvid: str, page: int, order: Order) -> GateStream:
     """Admit one generation (see the module docstring); raises AppError before any event."""
+    if isinstance(order, SummaryOrder):  # bad_style 422, template_not_found 404 (chat.styles)
+        order = replace(order, style=await sync_to_async(style_key)(style=order.style, user=user))
     part = await apart_get_or_404(bvid=bvid, page=page)
     part_require_ready(part)
     reservation_id = await sync_to_async(_admit)(user=user, part_id=part.pk, order=order)
@@ -106,7 +112,7 @@ def _admit(*, user: Any, part_id: int, order: Order) -> int | None:
     if user is None or not getattr(user, "is_authenticated", False):
         return None  # the CLI: the operator has no quota
     if isinstance(order, SummaryOrder) and not order.regenerate:
-        if summary_current(part_id=part_id, language=order.language) is not None:
+        if summary_current(part_id=part_id, language=order.language, style=order.style) is not None:
             return None
     if not llm_available():
         quota_check(user)  # offline: no LLM call, so nothing to reserve
@@ -116,7 +122,7 @@ def _admit(*, user: Any, part_id: int, order: Order) -> int | None:
 
 def _events(order: Order, part: VideoPart, user: Any) -> AsyncGenerator[dict]:
     if isinstance(order, SummaryOrder):
-        return summary_stream(part, order.language, user, regenerate=order.regenerate)
+        return summary_stream(part, order.language, user, regenerate=order.regenerate, style=order.style)
     if isinstance(order, AnswerOrder):
         return answer_stream(
             user=user,

@@ -5,9 +5,12 @@
         ...                      # text deltas, as they arrive
     stream.text, stream.usage    # the whole reply and what it cost
 
-The client comes from `core.http.openai_client()` (base URL, key, timeout, OUTBOUND_PROXY
-through the SDK's own `http_client`), one per call; a caller that makes several calls in a row
-(a map-reduce summary) may pass one it opened itself as `client=` and close it after.
+The SDK builds, authenticates and sends the request; the streamed body is read raw
+(`sse_payloads`, parsed with jiter), without an SDK model object per chunk, and what one network
+read brings comes out as one delta. The client comes from `core.http.openai_client()` (base URL,
+key, timeout, OUTBOUND_PROXY through the SDK's own `http_client`), one per call; a caller that
+makes several calls in a row (a map-reduce summary) may pass one it opened itself as `client=`
+and close it after.
 429, 408/409, 5xx, timeouts and connection errors are retried (core.http.with_retries, with
 LLM_RETRY_ATTEMPTS and the server's Retry-After), but only before the first token: once text
 has been handed out, a failure raises `LLMError` (code llm_failed) carrying the partial text
@@ -22,10 +25,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import ssl
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from typing import Any
 
+import anyio
+import httpx2
+import jiter
 import openai
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -46,6 +53,7 @@ TOKENS_PER_MESSAGE = 4
 TOKENS_PER_REPLY = 3
 
 Message = dict[str, str]
+DONE_PAYLOAD = b"[DONE]"
 
 
 # What offline mode (no API key) labels its extractive output with.
@@ -151,35 +159,43 @@ class ChatStream:
         """The deltas of one call; a failure before the first text is tried again, one after is not."""
         async with contextlib.AsyncExitStack() as stack:
             client = self.client or await stack.enter_async_context(openai_client())
-            stream, chunks, first = await with_retries(
+            response, batches, first = await with_retries(
                 lambda: self._open(client),
                 policy=_retry_policy(),
                 is_retryable=_worth_retrying,
                 server_delay=lambda exc: getattr(exc, "server_delay", None),
                 what="LLM call",
             )
-            async with stream:
+            try:
                 if first:
                     yield first
                 with self._as_llm_error():
-                    async for chunk in chunks:
-                        if delta := self._take(chunk):
+                    async for payloads in batches:
+                        if delta := self._take(payloads):
                             yield delta
+            finally:
+                await batches.aclose()
+                await response.close()
 
-    async def _open(self, client: openai.AsyncOpenAI) -> tuple[Any, AsyncIterator[Any], str]:
-        """Start one attempt and read up to its first text, so that a failure before it can be retried."""
+    async def _open(self, client: openai.AsyncOpenAI) -> tuple[Any, AsyncGenerator[list[bytes]], str]:
+        """Start one attempt and read up to its first text, so that a failure before it can be retried.
+
+        The SDK builds, authenticates and sends the request; the body is read raw (no model object
+        per chunk): see `sse_payloads`.
+        """
         self._attempts += 1
         with self._as_llm_error():
-            stream = await client.chat.completions.create(**self._request())
-            chunks = aiter(stream)
+            response = await client.chat.completions.with_streaming_response.create(**self._request()).__aenter__()
+            batches = sse_payloads(response.http_response)
             try:
-                async for chunk in chunks:
-                    if first := self._take(chunk):
-                        return stream, chunks, first
+                async for payloads in batches:
+                    if first := self._take(payloads):
+                        return response, batches, first
             except BaseException:
-                await stream.close()
+                await batches.aclose()
+                await response.close()
                 raise
-        return stream, chunks, ""
+        return response, batches, ""
 
     @contextlib.contextmanager
     def _as_llm_error(self) -> Iterator[None]:
@@ -204,23 +220,43 @@ class ChatStream:
             request["max_completion_tokens"] = self.max_tokens
         return request
 
-    def _take(self, chunk: Any) -> str:
-        """Note usage and finish reason of one chunk; return its text delta."""
-        if getattr(chunk, "usage", None) is not None:
-            self._reported = {
-                "prompt_tokens": chunk.usage.prompt_tokens or 0,
-                "completion_tokens": chunk.usage.completion_tokens or 0,
-            }
-        if not chunk.choices:
+    def _take(self, payloads: list[bytes]) -> str:
+        """Note usage and finish reason of a batch of chunks; return their text deltas joined."""
+        texts = []
+        for payload in payloads:
+            if payload == DONE_PAYLOAD:
+                continue
+            chunk = self._chunk(payload)
+            if usage := chunk.get("usage"):
+                self._reported = {
+                    "prompt_tokens": usage.get("prompt_tokens") or 0,
+                    "completion_tokens": usage.get("completion_tokens") or 0,
+                }
+            if choices := chunk.get("choices"):
+                choice = choices[0]
+                self.finish_reason = choice.get("finish_reason") or self.finish_reason
+                if delta := (choice.get("delta") or {}).get("content"):
+                    texts.append(delta)
+        if not texts:
             return ""
-        choice = chunk.choices[0]
-        self.finish_reason = choice.finish_reason or self.finish_reason
-        delta = (choice.delta.content if choice.delta else None) or ""
-        if delta:
-            if self._first_token_at is None:
-                self._first_token_at = time.monotonic()
-            self.text += delta
-        return delta
+        if self._first_token_at is None:
+            self._first_token_at = time.monotonic()
+        text = "".join(texts)
+        self.text += text
+        return text
+
+    def _chunk(self, payload: bytes) -> dict[str, Any]:
+        """One `data:` payload as a dict; an error event or unreadable JSON is an LLMError."""
+        try:
+            chunk = jiter.from_json(payload)
+        except ValueError as exc:
+            raise LLMError(f"unreadable stream chunk: {exc}", partial_text=self.text, transient=True) from exc
+        if not isinstance(chunk, dict):
+            raise LLMError("unreadable stream chunk: not an object", partial_text=self.text, transient=True)
+        if error := chunk.get("error"):
+            message = error.get("message") if isinstance(error, dict) else None
+            raise LLMError(message or "an error occurred during streaming", partial_text=self.text, transient=True)
+        return chunk
 
     def _error(self, exc: Exception, status_code: int | None) -> LLMError:
         transient = status_code is None or status_code in RETRYABLE_STATUS_CODES or status_code >= 500
@@ -255,6 +291,36 @@ class ChatStream:
             )
         except Exception:
             logger.exception("could not record LLM usage (%s, %s)", self.purpose, self.model)
+
+
+async def sse_payloads(response: httpx2.Response) -> AsyncGenerator[list[bytes]]:
+    """The `data` of each server-sent event of a streamed body, a batch per network read.
+
+    Everything one read brings is handed on at once: when the loop falls behind, chunks that
+    queued up meanwhile become one delta (and one frame further on) instead of many. Transport
+    failures are the SDK's `APIConnectionError`/`APITimeoutError`, as its own stream raises them.
+    """
+    pending, data_lines = b"", []
+    try:
+        async for received in response.aiter_bytes():
+            *lines, pending = (pending + received).split(b"\n")
+            payloads = []
+            for line in lines:
+                if line.startswith(b"data:"):
+                    data_lines.append(line[5:].strip())
+                elif not line.strip() and data_lines:  # a blank line ends the event
+                    payloads.append(b"\n".join(data_lines))
+                    data_lines = []
+            if payloads:
+                yield payloads
+    except httpx2.TimeoutException as exc:
+        raise openai.APITimeoutError(request=response.request) from exc
+    except (httpx2.RequestError, ssl.SSLError, anyio.EndOfStream) as exc:
+        raise openai.APIConnectionError(request=response.request) from exc
+    if pending.startswith(b"data:"):  # the body ended inside its last line
+        data_lines.append(pending[5:].strip())
+    if data_lines:  # or without the blank line after its last event
+        yield [b"\n".join(data_lines)]
 
 
 async def chat_complete(messages: Sequence[Message], *, purpose: str, user: Any = None, **options: Any) -> ChatStream:

@@ -70,6 +70,7 @@ class UsageRecord(models.Model):
         SUMMARY = "summary", "摘要 summary"
         SUMMARY_MAP = "summary_map", "分段摘要 summary map"
         SUMMARY_REDUCE = "summary_reduce", "摘要合并 summary reduce"
+        SUMMARY_CHAPTERS = "summary_chapters", "章节 summary chapters"
         COMMENTS = "comments", "评论草稿 comment drafts"
         CHAT = "chat", "对话 chat"
         OTHER = "other", "其他 other"
@@ -130,6 +131,8 @@ class Summary(models.Model):
     language = models.CharField(max_length=8, choices=Language.choices)
     prompt_version = models.CharField(max_length=32)
     model = models.CharField(max_length=200)
+    # The summary style ("standard", "brief", ... or a custom template's key): part of the cache key.
+    style = models.CharField(max_length=64, default="standard")
     offline = models.BooleanField(default=False, help_text="Extractive, made without an LLM")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.GENERATING)
     content = models.TextField(blank=True, help_text="Markdown, as streamed")
@@ -137,6 +140,9 @@ class Summary(models.Model):
     key_points = models.JSONField(default=list, blank=True)
     # [{"start_ms", "end_ms", "count", "ratio", "texts": [[text, count], ...]}, ...]
     highlights = models.JSONField(default=list, blank=True)
+    # [{"start_ms", "end_ms", "title", "gist", "source"}, ...]: tiles the part from 0 to its end
+    # (chat.chapters). While a long part is generating: its sections so far (chat.summaries.sections).
+    chapters = models.JSONField(default=list, blank=True)
     # "single", "map_reduce" or "extractive"
     mode = models.CharField(max_length=16, blank=True)
     llm_calls = models.PositiveIntegerField(default=0)
@@ -162,7 +168,7 @@ class Summary(models.Model):
         verbose_name_plural = "summaries"
         constraints = [
             models.UniqueConstraint(
-                fields=["part", "language", "prompt_version", "model"], name="summary_unique_cache_key"
+                fields=["part", "language", "prompt_version", "model", "style"], name="summary_unique_cache_key"
             ),
         ]
 
@@ -185,12 +191,14 @@ class Summary(models.Model):
             "language": self.language,
             "prompt_version": self.prompt_version,
             "model": self.model,
+            "style": self.style,
             "offline": self.offline,
             "status": self.status,
             "mode": self.mode,
             "content": self.content,
             "key_points": self.key_points,
             "highlights": self.highlights,
+            "chapters": self.chapters,
             "llm_calls": self.llm_calls,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
@@ -296,3 +304,23 @@ class QuotaReservation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.purpose} reserved by {self.user_id} at {self.created_at:%H:%M:%S}"
+
+
+class SummaryTemplate(models.Model):
+    """A user's own summary style: instructions for a custom section (see chat.styles).
+
+    Only its owner can see, use or delete it. A summary made with it is cached under
+    "custom:<id>:<hash of the instructions>", so editing the instructions makes a new entry.
+    """
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="summary_templates")
+    name = models.CharField(max_length=100)
+    instructions = models.TextField(help_text="Placeholders: {title}, {part_title}, {language}; {{ and }} for braces")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.owner_id})"

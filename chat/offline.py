@@ -4,7 +4,8 @@ The summary has the same sections as the LLM's. Its key points are passages pick
 (centrality in a graph of TF-IDF cosine similarities over CJK bigrams and words) with a
 timeline constraint: the part is cut into as many stretches as there are key points and each
 stretch gives its most central passage, less its similarity to passages already picked (MMR).
-Each point quotes that passage's most central sentence at the passage's real chunk start. The
+Each point quotes that passage's most central sentence at the start of the transcript line
+(cue) the sentence begins in. The
 abstract is the most central sentences of the whole part, in time order. Everything is labelled
 offline, in the text and in the data.
 """
@@ -95,10 +96,10 @@ def extractive_summary(passages: Sequence[Passage]) -> ExtractiveSummary:
     vectors = tfidf_vectors([passage.text for passage in passages])
     scores = textrank(vectors)
     picked = _pick_across_timeline(passages, vectors, scores, _point_count(len(passages)))
-    key_points = [
-        {"start_ms": passages[index].start_ms, "text": _clip(_central_sentence(passages[index].text), POINT_MAX_CHARS)}
-        for index in picked
-    ]
+    key_points = []
+    for index in picked:
+        sentence = _central_sentence(passages[index].text)
+        key_points.append({"start_ms": passages[index].start_of(sentence), "text": _clip(sentence, POINT_MAX_CHARS)})
     return ExtractiveSummary(_abstract(passages), key_points)
 
 

@@ -1,4 +1,5 @@
-"""Stored Markdown (summaries, answers) as safe HTML, and the Markdown export of a part.
+"""Stored Markdown (summaries, answers) as safe HTML, and the Markdown export of a part (a note
+for Obsidian or Logseq: YAML front matter, chapters, the summary and the transcript).
 
 Markdown is rendered by markdown-it-py with raw HTML off (HTML in the text shows literally) and
 images off (no remote loads), then sanitized by nh3 with a short allow-list. Timestamps such as
@@ -16,7 +17,7 @@ import nh3
 from markdown_it import MarkdownIt
 
 from chat.timestamps import TIMESTAMP_PATTERN, parse_timestamp
-from videos.exports import part_transcript_markdown
+from videos.exports import clock, part_front_matter, part_transcript_markdown, part_url
 from videos.models import VideoPart
 
 ALLOWED_TAGS = {
@@ -70,17 +71,34 @@ def sanitize_html(html_text: str) -> str:
     )
 
 
-def part_notes_markdown(part: VideoPart, summary_markdown: str | None, *, headings: Sequence[str]) -> str:
-    """One Markdown file for a part: title, link, the summary (if any) and the whole transcript.
+def part_notes_markdown(
+    part: VideoPart,
+    summary_markdown: str | None,
+    *,
+    headings: Sequence[str],
+    chapters: Sequence[dict] = (),
+    chapters_heading: str = "章节",
+) -> str:
+    """One Markdown file for a part: YAML front matter (videos.exports.part_front_matter), title,
+    link, the chapters (if any: [{"start_ms", "title", "gist"?}, ...]), the summary (if any) and
+    the whole transcript.
 
     `headings` are the (summary, transcript, no-summary note) texts in the reader's language.
     """
     summary_heading, transcript_heading, no_summary = headings
     title = part.video.title if part.video.parts.count() <= 1 else f"{part.video.title} · P{part.page} {part.title}"
-    link = f"https://www.bilibili.com/video/{part.video.bvid}" + (f"?p={part.page}" if part.page > 1 else "")
     summary = _demote_headings(summary_markdown.strip()) if summary_markdown else no_summary
     transcript = part_transcript_markdown(part)
-    return f"# {title}\n\n<{link}>\n\n## {summary_heading}\n\n{summary}\n\n## {transcript_heading}\n\n{transcript}\n"
+    sections = [f"# {title}", f"<{part_url(part)}>"]
+    if chapters:
+        sections.append(f"## {chapters_heading}\n\n" + "\n".join(_chapter_line(chapter) for chapter in chapters))
+    sections += [f"## {summary_heading}", summary, f"## {transcript_heading}", transcript]
+    return part_front_matter(part, chapters=chapters) + "\n" + "\n\n".join(sections) + "\n"
+
+
+def _chapter_line(chapter: dict) -> str:
+    gist = str(chapter.get("gist") or "").strip()
+    return f"- [{clock(int(chapter['start_ms']))}] {chapter['title']}" + (f" — {gist}" if gist else "")
 
 
 def _demote_headings(markdown: str) -> str:

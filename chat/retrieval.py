@@ -9,7 +9,8 @@ Two rankings of the part's chunks are fused with reciprocal rank fusion (RRF, k=
   Chinese bigrams and words (`search_query_terms`), whatever model embedded the chunk.
 
 The best `k` fused chunks (hits) are returned with their neighbours (ordinal ± `neighbours`,
-marked `is_context`), ordered by time, each chunk once.
+marked `is_context`), ordered by time, each chunk once, each with the part's transcript lines
+(cues) that fall in its span, so answers can cite the line, not the chunk.
 
 Where the part is a small share of the table (a few hundred chunks among thousands), the
 planner reads the part through its btree index and sorts exactly, which is faster than HNSW
@@ -18,6 +19,7 @@ and exact; the HNSW settings below matter when it picks the HNSW index (large pa
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,9 +29,11 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from pgvector.django import CosineDistance
 
+from chat.selectors import stored_cues
 from videos.embeddings import embed_texts, embedding_space
-from videos.models import Chunk
+from videos.models import Chunk, VideoPart
 from videos.search_text import search_query_terms
+from videos.types import Cue
 
 RRF_K = 60
 # Each ranking contributes this many candidates (at least) to the fusion.
@@ -50,6 +54,7 @@ class RetrievedChunk:
     vector_rank: int | None  # 1-based rank in the vector ranking, None when not in it
     keyword_rank: int | None  # 1-based rank in the keyword ranking, None when not in it
     is_context: bool  # a neighbour of a hit, not a hit itself
+    cues: tuple[Cue, ...] = ()  # the transcript lines in its span (empty: the part has no stored cues)
 
 
 @dataclass(frozen=True)
@@ -159,10 +164,21 @@ def hits_with_neighbours(*, part_id: int, hits: Sequence[FusedHit], neighbours: 
         .order_by("ordinal")
         .values_list("pk", "ordinal", "start_ms", "end_ms", "text", "token_count")
     )
-    return [_retrieved(row, by_id.get(row[0])) for row in rows]
+    cues = stored_cues(VideoPart.objects.filter(pk=part_id).values_list("transcript_cues", flat=True).first())
+    return [_retrieved(row, by_id.get(row[0]), cues) for row in rows]
 
 
-def _retrieved(row: tuple, hit: FusedHit | None) -> RetrievedChunk:
+def cues_in_span(cues: Sequence[Cue], start_ms: int, end_ms: int) -> tuple[Cue, ...]:
+    """The cues (sorted by start) a chunk spanning [start_ms, end_ms] is made of: those starting
+    inside it, and the one it starts in when it begins inside a long line."""
+    starts = [cue.start_ms for cue in cues]
+    first = max(0, bisect.bisect_right(starts, start_ms) - 1)
+    if first < len(cues) and cues[first].start_ms < start_ms and cues[first].end_ms <= start_ms:
+        first += 1
+    return tuple(cues[first : bisect.bisect_left(starts, end_ms)])
+
+
+def _retrieved(row: tuple, hit: FusedHit | None, cues: Sequence[Cue]) -> RetrievedChunk:
     chunk_id, ordinal, start_ms, end_ms, text, token_count = row
     return RetrievedChunk(
         chunk_id=chunk_id,
@@ -175,4 +191,5 @@ def _retrieved(row: tuple, hit: FusedHit | None) -> RetrievedChunk:
         vector_rank=hit.vector_rank if hit else None,
         keyword_rank=hit.keyword_rank if hit else None,
         is_context=hit is None,
+        cues=cues_in_span(cues, start_ms, end_ms),
     )

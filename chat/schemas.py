@@ -21,10 +21,15 @@ NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
 QUESTION_MAX_CHARS = 2000
 
 
+STYLE_DESCRIPTION = "brief, standard, study, qa, or custom:<id> (one of your summary templates)"
+
+
 class SummaryIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     language: Language = "zh"
+    # Checked by the gate (chat.styles): unknown is bad_style 422, someone else's template 404.
+    style: str = Field("standard", min_length=1, max_length=40, pattern=NO_NUL, description=STYLE_DESCRIPTION)
 
 
 class CommentsIn(Schema):
@@ -60,6 +65,6 @@ def order_from_frame(kind: str, fields: dict) -> Order:
             comments = CommentsIn.model_validate(fields)
             return CommentsOrder(comments.tone, comments.language)
         summary = SummaryIn.model_validate(fields)
-        return SummaryOrder(summary.language, regenerate=kind == "regenerate")
+        return SummaryOrder(summary.language, regenerate=kind == "regenerate", style=summary.style)
     except ValidationError as exc:
         raise invalid_request(exc) from exc

@@ -1,10 +1,12 @@
-"""Reads for generation: a part's transcript as passages that start at real chunk starts.
+"""Reads for generation: a part's transcript as passages of real, timed lines (cues).
 
 Chunks overlap (the tail of one chunk starts the next), so sending chunk texts would send some
-transcript twice. A passage is the part of the transcript that belongs to one chunk start: every
-cue of `VideoPart.transcript_cues` goes to the latest chunk that starts at or before it. So the
-passages hold every cue exactly once, in order, each labelled with a real chunk start. A part
-without stored cues falls back to its chunk texts with the overlap cut off.
+transcript twice. A passage is the part of the transcript that belongs to one chunk: every cue
+of `VideoPart.transcript_cues` goes to the latest chunk that starts at or before it. So the
+passages hold every cue exactly once, in order; each passage keeps its cues (with their own
+start times, which prompts show line by line and timestamps are checked against) and starts at
+its first cue. A part without stored cues falls back to its chunk texts with the overlap cut
+off, each chunk standing for one cue.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from chat.models import ApiToken, Conversation, Summary
 from chat.summary_keys import LANGUAGES, summary_key
 from core.errors import AppError
 from core.tokens import count_tokens
+from videos.chunking import join_lines
 from videos.models import Chunk, VideoPart
+from videos.types import Cue
 
 # An overlap shorter than this many characters is taken for a coincidence, not a repeated tail.
 MIN_OVERLAP_CHARS = 4
@@ -30,10 +34,28 @@ MIN_OVERLAP_CHARS = 4
 
 @dataclass(frozen=True)
 class Passage:
-    start_ms: int  # a real chunk start
+    start_ms: int  # the start of its first cue
     end_ms: int
-    text: str
+    text: str  # its cues' texts joined the way chunks join lines (videos.chunking.join_lines)
     tokens: int
+    cues: tuple[Cue, ...] = ()  # its transcript lines, in order (one cue for a chunk fallback)
+
+    @property
+    def lines(self) -> tuple[Cue, ...]:
+        """Its timed lines: the cues, or the whole passage as one line."""
+        return self.cues or (Cue(self.start_ms, self.end_ms, self.text),)
+
+    def start_of(self, fragment: str) -> int:
+        """The start of the cue where `fragment` of `text` begins (the passage start if absent)."""
+        offset = self.text.find(fragment)
+        if offset < 0:
+            return self.start_ms
+        seen = ""
+        for cue in self.lines:
+            seen = join_lines([seen, cue.text])
+            if len(seen) > offset:
+                return cue.start_ms
+        return self.start_ms
 
 
 @dataclass
@@ -48,6 +70,11 @@ class PartTranscript:
     def tokens(self) -> int:
         return sum(passage.tokens for passage in self.passages)
 
+    @property
+    def cues(self) -> list[Cue]:
+        """Every line of the part once, in order: what its timestamps must point at."""
+        return [cue for passage in self.passages for cue in passage.lines]
+
 
 def part_transcript(*, part_id: int) -> PartTranscript:
     """The part's passages and chunk spans (sync: call through sync_to_async from async code)."""
@@ -55,8 +82,7 @@ def part_transcript(*, part_id: int) -> PartTranscript:
     chunks = list(
         Chunk.objects.filter(part_id=part_id).order_by("start_ms", "ordinal").values_list("start_ms", "end_ms", "text")
     )
-    cues = [(int(cue[0]), int(cue[1]), str(cue[2])) for cue in part.transcript_cues or [] if len(cue) >= 3]
-    passages = passages_from_cues(chunks, cues) if cues else passages_from_chunks(chunks)
+    passages = passages_from_cues(chunks, stored_cues(part.transcript_cues)) or passages_from_chunks(chunks)
     return PartTranscript(
         part_id=part_id,
         title=part.video.title,
@@ -66,23 +92,29 @@ def part_transcript(*, part_id: int) -> PartTranscript:
     )
 
 
-def passages_from_cues(chunks: Sequence[tuple[int, int, str]], cues: Sequence[tuple[int, int, str]]) -> list[Passage]:
+def stored_cues(rows: Sequence[Sequence[Any]] | None) -> list[Cue]:
+    """`VideoPart.transcript_cues` ([start_ms, end_ms, text] rows) as cues, blank lines left out."""
+    cues = [Cue(int(row[0]), int(row[1]), str(row[2]).strip()) for row in rows or [] if len(row) >= 3]
+    return sorted((cue for cue in cues if cue.text), key=lambda cue: (cue.start_ms, cue.end_ms))
+
+
+def passages_from_cues(chunks: Sequence[tuple[int, int, str]], cues: Sequence[Cue]) -> list[Passage]:
     """Group cues under the latest chunk start at or before each (cues before the first chunk go
     to the first). Chunks that get no cue make no passage."""
     if not chunks:
         return []
     starts = [start for start, _, _ in chunks]
-    groups: dict[int, list[tuple[int, int, str]]] = {}
+    groups: dict[int, list[Cue]] = {}
     for cue in cues:
-        if cue[2].strip():
-            index = max(0, bisect.bisect_right(starts, cue[0]) - 1)
+        if cue.text.strip():
+            index = max(0, bisect.bisect_right(starts, cue.start_ms) - 1)
             groups.setdefault(index, []).append(cue)
     passages = []
     for index in sorted(groups):
-        group = groups[index]
-        text = join_texts([cue[2].strip() for cue in group])
-        end = max(cue[1] for cue in group)
-        passages.append(Passage(starts[index], end, text, count_tokens(text)))
+        group = tuple(groups[index])
+        text = join_lines(cue.text for cue in group)
+        end = max(cue.end_ms for cue in group)
+        passages.append(Passage(group[0].start_ms, end, text, count_tokens(text), group))
     return passages
 
 
@@ -105,32 +137,19 @@ def _without_overlap(previous: str, text: str) -> str:
     return text.strip()
 
 
-def join_texts(texts: Sequence[str]) -> str:
-    """Join lines: no space inside CJK text, one space between Latin words."""
-    joined = ""
-    for text in texts:
-        if joined and text and not (_is_wide(joined[-1]) or _is_wide(text[0])):
-            joined += " "
-        joined += text
-    return joined
-
-
-def _is_wide(char: str) -> bool:
-    return ord(char) >= 0x2E80
-
-
-def summary_current(*, part_id: int, language: str) -> Summary | None:
-    """The part's current summary in a language: complete, made with today's key (prompt version
-    and model, or offline), and not older than the part's last ingestion. The one lookup pages,
-    the API, the websocket, comment drafts and quotas all use."""
+def summary_current(*, part_id: int, language: str, style: str = "standard") -> Summary | None:
+    """The part's current summary in a language and style key (chat.styles.style_key): complete,
+    made with today's key (prompt version and model, or offline), and not older than the part's
+    last ingestion. The one lookup pages, the API, the websocket, comment drafts and quotas all use."""
     if language not in LANGUAGES:
         return None
-    key = summary_key(part_id=part_id, language=language)
+    key = summary_key(part_id=part_id, language=language, style=style)
     summary = Summary.objects.filter(
         part_id=part_id,
         language=language,
         prompt_version=key.prompt_version,
         model=key.model,
+        style=key.style,
         status=Summary.Status.COMPLETE,
     ).first()
     if summary is None:

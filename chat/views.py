@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
@@ -23,14 +24,16 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from chat.comments import TONES
 from chat.conversations import conversation_get_for_user
 from chat.llm import llm_available
+from chat.mindmap import summary_chapters_read
 from chat.models import Conversation, Message, Summary
 from chat.quotas import usage_summary
 from chat.rendering import markdown_html, part_notes_markdown
-from chat.selectors import api_tokens_for_user, conversations_for_user, summary_current
+from chat.selectors import api_tokens_for_user, conversations_for_user, part_transcript, summary_current
 from chat.services.api_tokens import api_token_create, api_token_revoke
+from chat.styles import CUSTOM_PREFIX, STANDARD, STYLES, style_key, summary_templates_for_user
 from chat.timestamps import format_timestamp
 from core.errors import AppError
-from videos.exports import export_filename
+from videos.exports import clock, export_filename
 from videos.models import VideoPart
 from videos.selectors import part_or_404, video_requests_for_user
 
@@ -50,6 +53,20 @@ PURPOSE_LABELS = {
     "other": gettext_lazy("其他"),
 }
 HISTORY_LIMIT = 200
+# The built-in summary styles (chat.styles.STYLES), as the style picker shows them.
+STYLE_LABELS = {
+    "brief": gettext_lazy("简要"),
+    STANDARD: gettext_lazy("标准"),
+    "study": gettext_lazy("学习笔记"),
+    "qa": gettext_lazy("问答"),
+}
+# Where a summary's chapters came from, as the chapter list's badge says it.
+CHAPTER_SOURCE_LABELS = {
+    "uploader": gettext_lazy("UP 主分段"),
+    "extractive": gettext_lazy("摘录（离线）"),
+}
+# The vendored markmap scripts (static/vendor/markmap), loaded by mindmap.js when the tab opens.
+MARKMAP_SCRIPTS = ("vendor/markmap/d3.min.js", "vendor/markmap/markmap-view.js", "vendor/markmap/markmap-lib.js")
 
 
 def summary_language() -> str:
@@ -72,10 +89,55 @@ def opened_conversation(request: HttpRequest, part: VideoPart) -> Conversation |
     return conversation if conversation.part_id == part.pk else None
 
 
+def chapter_rows(summary: Summary | None, part: VideoPart) -> list[dict[str, Any]]:
+    """The summary's chapters as the chapter list shows them: with the second to seek to and its
+    clock (a summary stored before chapters existed gets derived ones, as the API does)."""
+    chapters = summary.chapters if summary is not None else []
+    if summary is not None and not chapters:
+        chapters = summary_chapters_read(summary, part, part_transcript(part_id=part.pk))
+    return [
+        {**chapter, "seconds": chapter["start_ms"] // 1000, "clock": clock(chapter["start_ms"])} for chapter in chapters
+    ]
+
+
+def chapter_source_label(source: str) -> str:
+    """The badge of a chapter source: the uploader's, extractive, or else made by the model."""
+    return str(CHAPTER_SOURCE_LABELS.get(source, _("AI 生成")))
+
+
+def style_choices(user: Any) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The style picker's (value, label) pairs: the built-in styles, and the user's saved templates."""
+    built_in = [(style, str(STYLE_LABELS.get(style, style))) for style in STYLES]
+    return built_in, [(f"{CUSTOM_PREFIX}{template.pk}", template.name) for template in summary_templates_for_user(user)]
+
+
+def structure_config(part: VideoPart, summary: Summary | None) -> dict[str, Any]:
+    """What the chapter list, the mind map and the style picker need (video.js, mindmap.js)."""
+    part_api = reverse("api-1:part_detail", args=[part.video.bvid, part.page])
+    return {
+        "summaryStyle": summary.style if summary is not None else STANDARD,
+        "chaptersUrl": f"{part_api}/chapters",
+        "mindmapUrl": f"{part_api}/mindmap",
+        "markmapScripts": [static(path) for path in MARKMAP_SCRIPTS],
+        "exportName": f"{part.video.bvid}-p{part.page}-mindmap",  # + .md, .html, .svg, .png
+        "videoUrl": f"https://www.bilibili.com/video/{part.video.bvid}/?p={part.page}",
+        "chapterSources": {source: str(label) for source, label in CHAPTER_SOURCE_LABELS.items()},
+        "structureLabels": {
+            "chapterSourceModel": _("AI 生成"),
+            "mindmapLoading": _("正在加载思维导图…"),
+            "mindmapEmpty": _("总结生成后才有思维导图。"),
+            "mindmapFailed": _("思维导图加载失败"),
+            "mindmapExtractive": _("摘录（离线）：由章节和字幕要点生成"),
+            "exportFailed": _("导出失败"),
+        },
+    }
+
+
 def video_page_config(part: VideoPart, conversation: Conversation | None, summary: Summary | None) -> dict[str, Any]:
     """What video.js needs, handed over as JSON (json_script)."""
     part_path = reverse("video_page", args=[part.video.bvid, part.page])
     return {
+        **structure_config(part, summary),
         "socketPath": f"/ws/videos/{part.video.bvid}/{part.page}/",
         "stage": part.stage,
         "summaryLanguage": summary_language(),
@@ -122,6 +184,8 @@ def video_page(request: HttpRequest, bvid: str, page: int) -> HttpResponse:
     part = part_or_404(bvid, page)
     summary = summary_current(part_id=part.pk, language=summary_language()) if part.is_ready else None
     conversation = opened_conversation(request, part)
+    chapters = chapter_rows(summary, part)
+    built_in_styles, template_styles = style_choices(request.user)
     context = {
         "part": part,
         "video": part.video,
@@ -135,6 +199,10 @@ def video_page(request: HttpRequest, bvid: str, page: int) -> HttpResponse:
         "tones": [(tone, TONE_LABELS.get(tone, tone)) for tone in TONES],
         "offline": not llm_available(),
         "stage_label": stage_labels().get(part.stage, part.stage),
+        "chapters": chapters,
+        "chapters_source": chapter_source_label(chapters[0].get("source", "")) if chapters else "",
+        "summary_styles": built_in_styles,
+        "summary_templates": template_styles,
         "config": video_page_config(part, conversation, summary),
     }
     return render(request, "chat/video.html", context)
@@ -159,14 +227,23 @@ def message_fragment(request: HttpRequest, message_id: int) -> HttpResponse:
 @login_required
 @require_GET
 def notes_export(request: HttpRequest, bvid: str, page: int) -> HttpResponse:
-    """Summary + transcript as one Markdown download."""
+    """Summary + transcript as one Markdown note (YAML front matter for Obsidian and Logseq).
+
+    `?language=` and `?style=` pick the summary (bad_style 422; someone else's template 404)."""
     part = part_or_404(bvid, page)
     if not part.is_ready:
         raise Http404("the part is not ready")
     language = request.GET.get("language") or summary_language()
-    summary = summary_current(part_id=part.pk, language=language)
+    style = style_key(style=request.GET.get("style") or STANDARD, user=request.user)
+    summary = summary_current(part_id=part.pk, language=language, style=style)
     headings = (_("总结"), _("字幕"), _("（还没有生成总结）"))
-    body = part_notes_markdown(part, summary.content if summary else None, headings=headings)
+    body = part_notes_markdown(
+        part,
+        summary.content if summary else None,
+        headings=headings,
+        chapters=summary.chapters if summary else (),
+        chapters_heading=_("章节"),
+    )
     response = HttpResponse(body, content_type="text/markdown; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{export_filename(part, "md")}"'
     return response

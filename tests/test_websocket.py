@@ -12,7 +12,8 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser, User
 
-from chat.models import Conversation, Message
+from chat import consumers
+from chat.models import Conversation, Message, QuotaReservation, UsageRecord
 from chat.routing import websocket_urlpatterns
 from chatbili_site.asgi import application
 from tests.factories import ready_part
@@ -292,3 +293,73 @@ async def test_progress_reaches_the_page_from_the_group_and_the_row() -> None:
     frame = await communicator.receive_json_from(timeout=5)
     assert (frame["stage"], frame["percent"]) == ("ready", 100)
     await communicator.disconnect()
+
+
+async def test_token_frames_are_compact_utf8_json() -> None:
+    user = await User.objects.acreate(username="alice")
+    await ready_part()
+    communicator = await connected_socket(user)
+    await communicator.send_json_to({"type": "ask", "question": "糖色怎么炒？"})
+    assert (await communicator.receive_json_from(timeout=10))["type"] == "start"
+    raw = await communicator.receive_from(timeout=10)
+    await communicator.disconnect()
+
+    assert raw.startswith('{"type":"token","text":"') and raw.endswith('","stream":"answer"}'), raw
+    assert "\\u" not in raw and "离线" in raw  # the offline answer's header, as UTF-8
+
+
+async def test_an_answer_is_charged_once_and_leaves_no_reservation(llm: FakeOpenAI) -> None:
+    user = await User.objects.acreate(username="alice")
+    await ready_part()
+    communicator = await connected_socket(user)
+    await communicator.send_json_to({"type": "ask", "question": "糖色怎么炒？"})
+    frames = await receive_until(communicator, "done")
+    await communicator.disconnect()
+
+    assert frames[-1]["type"] == "done"
+    assert [record.purpose async for record in UsageRecord.objects.filter(user=user)] == ["chat"]
+    assert await QuotaReservation.objects.acount() == 0
+
+
+@pytest.fixture
+def long_token_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Token frames coalesced over a window longer than any test: held until something flushes them."""
+    monkeypatch.setattr(consumers, "TOKEN_FRAME_WINDOW_SECONDS", 10.0)
+
+
+@pytest.mark.usefixtures("long_token_window")
+async def test_tokens_within_the_window_share_one_frame_sent_before_the_next_event(llm: FakeOpenAI) -> None:
+    user = await User.objects.acreate(username="alice")
+    await ready_part()
+    llm.reply = "焯水之后炒糖色。"
+    llm.token_delay = 0.01
+    communicator = await connected_socket(user)
+    await communicator.send_json_to({"type": "ask", "question": "步骤？"})
+    frames = await receive_until(communicator, "done")
+    await communicator.disconnect()
+
+    kinds = [frame["type"] for frame in frames]
+    assert kinds == ["start", "token", "token", "citations", "done"], kinds
+    assert frames[1]["text"] + frames[2]["text"] == llm.reply
+    assert set(frames[2]) == {"type", "text", "stream"}
+
+
+@pytest.mark.usefixtures("long_token_window")
+async def test_held_tokens_are_sent_before_the_cancel_acknowledgement(llm: FakeOpenAI) -> None:
+    user = await User.objects.acreate(username="alice")
+    await ready_part()
+    llm.reply = "焯水之后炒糖色。" * 60
+    llm.token_delay = 0.02
+    communicator = await connected_socket(user)
+    await communicator.send_json_to({"type": "ask", "question": "步骤？"})
+    start = await communicator.receive_json_from(timeout=10)
+    first = await communicator.receive_json_from(timeout=10)
+    await asyncio.sleep(0.2)  # tokens arrive and are held
+    await communicator.send_json_to({"type": "cancel"})
+    held = await communicator.receive_json_from(timeout=10)
+    acknowledged = await communicator.receive_json_from(timeout=10)
+    await communicator.disconnect()
+
+    assert (first["type"], held["type"], acknowledged) == ("token", "token", {"type": "cancelled", "stream": "answer"})
+    message = await Message.objects.aget(pk=start["message_id"])
+    assert message.content == first["text"] + held["text"]

@@ -14,7 +14,7 @@ from ninja import Field, Path, Query, Router, Schema, Status
 from pydantic import ConfigDict
 
 from core.api import error_responses
-from videos.exports import export_filename, part_transcript_json, part_transcript_srt
+from videos.exports import export_filename, part_transcript_json, part_transcript_srt, part_transcript_vtt
 from videos.models import Video, VideoPart
 from videos.selectors import (
     apart_get_or_404,
@@ -96,7 +96,7 @@ class TranscriptOut(Schema):
 
 
 class TranscriptQuery(Schema):
-    format: Literal["json", "srt"] = "json"
+    format: Literal["json", "srt", "vtt"] = "json"
 
 
 def part_out(part: VideoPart, video: Video | None = None) -> dict:
@@ -153,14 +153,28 @@ def part_detail(request: HttpRequest, bvid: Bvid, page: Page) -> dict:
 @router.get(
     "/videos/{bvid}/parts/{page}/transcript",
     response={200: TranscriptOut, **error_responses(404, 409)},
-    openapi_extra={"responses": {200: {"content": {"application/x-subrip": {"schema": {"type": "string"}}}}}},
+    openapi_extra={
+        "responses": {
+            200: {
+                "content": {
+                    "application/x-subrip": {"schema": {"type": "string"}},
+                    "text/vtt": {"schema": {"type": "string"}},
+                }
+            }
+        }
+    },
 )
 def part_transcript(request: HttpRequest, bvid: Bvid, page: Page, query: Query[TranscriptQuery]) -> dict | HttpResponse:
-    """The transcript of a ready part, as JSON cues (ms) or as an SRT file (`format=srt`)."""
+    """The transcript of a ready part, as JSON cues (ms), an SRT file (`format=srt`) or WebVTT (`format=vtt`)."""
     part = part_get_or_404(bvid=bvid, page=page, with_transcript=True)
     part_require_ready(part)
-    if query.format == "srt":
-        response = HttpResponse(part_transcript_srt(part), content_type="application/x-subrip; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{export_filename(part, "srt")}"'
+    if query.format in ("srt", "vtt"):
+        body, content_type = (
+            (part_transcript_srt(part), "application/x-subrip")
+            if query.format == "srt"
+            else (part_transcript_vtt(part), "text/vtt")
+        )
+        response = HttpResponse(body, content_type=f"{content_type}; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{export_filename(part, query.format)}"'
         return response
     return part_transcript_json(part)

@@ -37,6 +37,7 @@ from videos.bilibili_replies import (
     is_ai_subtitle,
     json_envelope,
     subtitle_tracks,
+    uploader_chapters_from_player,
     video_info_from_view,
     wbi_key_from_url,
 )
@@ -178,8 +179,17 @@ class BilibiliClient:
 
     async def fetch_subtitle(self, aid: int, cid: int, bvid: str) -> Transcript | None:
         """The best subtitle of one part (human Chinese first, then ai-zh, then others), or None."""
+        transcript, _ = await self.fetch_subtitle_and_chapters(aid, cid, bvid)
+        return transcript
+
+    async def fetch_subtitle_and_chapters(self, aid: int, cid: int, bvid: str) -> tuple[Transcript | None, list[dict]]:
+        """One player request: the part's best subtitle (or None) and the uploader's chapters
+        (`view_points`, [{"start_ms", "end_ms", "title"}], [] when there are none)."""
         params = {"aid": aid, "bvid": bvid, "cid": cid, **DM_FINGERPRINT_PARAMS}
         data = await self._api_data("/x/player/wbi/v2", params, signed=True)
+        return await self._subtitle_of(data, aid=aid, cid=cid, bvid=bvid), uploader_chapters_from_player(data)
+
+    async def _subtitle_of(self, data: dict, *, aid: int, cid: int, bvid: str) -> Transcript | None:
         tracks = subtitle_tracks(data)
         if not tracks and data.get("need_login_subtitle"):
             logger.info("Subtitles of %s/cid %s need a login; set BILIBILI_SESSDATA to get them", bvid, cid)

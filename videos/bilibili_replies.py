@@ -215,6 +215,30 @@ def absolute_subtitle_url(url: str, api_base: str) -> str | None:
     return url if url.startswith(("http://", "https://")) else None
 
 
+# --- Uploader chapters ------------------------------------------------------------------------------
+
+VIEW_POINT_CHAPTER = 2
+
+
+def uploader_chapters_from_player(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The uploader's chapters (`view_points` of type 2) of an x/player/wbi/v2 reply, in time order:
+    [{"start_ms", "end_ms", "title"}]. Malformed or empty items are skipped; none gives []."""
+    items = data.get("view_points")
+    if not isinstance(items, list):
+        return []
+    chapters = []
+    for item in items:
+        if not isinstance(item, dict) or int_or_none(item.get("type")) not in (None, VIEW_POINT_CHAPTER):
+            continue
+        start, end = int_or_none(item.get("from")), int_or_none(item.get("to"))
+        title = str_or_empty(item.get("content"))
+        if start is None or start < 0 or not title.strip():
+            continue
+        end_ms = end * 1000 if end is not None and end > start else start * 1000
+        chapters.append({"start_ms": start * 1000, "end_ms": end_ms, "title": title.strip()[:200]})
+    return sorted(chapters, key=lambda chapter: chapter["start_ms"])
+
+
 # --- Audio -----------------------------------------------------------------------------------------
 
 

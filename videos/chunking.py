@@ -10,6 +10,10 @@ A sentence too big for a chunk is split back into its lines, and a line too big 
 cut into pieces at clause breaks, with times interpolated inside the line. Otherwise a chunk's
 start and end are the real start of its first line and the real end of its last line.
 Everything here is deterministic, and no transcript text is dropped.
+
+Lines keep a boundary inside chunk text: lines that end without punctuation (as AI subtitles
+do) are joined with one space, CJK lines included, so the model and keyword search see where one
+line ends (videos.search_text still makes the bigram across such a space).
 """
 
 from __future__ import annotations
@@ -119,15 +123,24 @@ def _is_cjk(char: str) -> bool:
 
 
 def _glue(left: str, right: str, kind: GlueKind) -> str:
-    """The separator between two texts: none inside Chinese, a space between Latin words.
-
-    Between sentences without closing punctuation a space keeps the pause visible.
+    """The separator between two texts: a space between Latin words; inside Chinese, none after
+    punctuation and one space after a line or sentence that ends without it, so the line
+    boundary of unpunctuated (AI) subtitles stays visible. Pieces of one line join directly.
     """
     if kind == "piece" or not left or not right or left[-1].isspace() or right[0].isspace():
         return ""
-    if kind == "sentence" and not unicodedata.category(left[-1]).startswith("P"):
+    if not unicodedata.category(left[-1]).startswith("P"):
         return " "
     return "" if _is_cjk(left[-1]) or _is_cjk(right[0]) else " "
+
+
+def join_lines(texts: Iterable[str]) -> str:
+    """Transcript lines joined into one text the way chunks join them (see `_glue`)."""
+    joined = ""
+    for text in (text.strip() for text in texts):
+        if text:
+            joined += _glue(joined, text, "line") + text
+    return joined
 
 
 # --- Chunks -----------------------------------------------------------------------------------

@@ -83,7 +83,8 @@ class PartPipeline:
         return part
 
     async def fetch_transcript(self, client: BilibiliClient, part: VideoPart) -> Transcript:
-        transcript = await client.fetch_subtitle(part.video.aid, part.cid, part.video.bvid)
+        transcript, chapters = await client.fetch_subtitle_and_chapters(part.video.aid, part.cid, part.video.bvid)
+        await sync_to_async(services.part_uploader_chapters_save)(part_id=part.pk, chapters=chapters)
         if transcript is not None and transcript.cues:
             return transcript
         await self.report(Stage.TRANSCRIPT, 10)

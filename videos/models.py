@@ -72,6 +72,8 @@ class VideoPart(models.Model):
     danmaku = models.JSONField(default=dict, blank=True)
     # [[start_ms, end_ms, text], ...]: the transcript the chunks were cut from (for exports).
     transcript_cues = models.JSONField(default=list, blank=True)
+    # [{"start_ms", "end_ms", "title"}, ...]: the uploader's own chapters (view_points), if any.
+    uploader_chapters = models.JSONField(default=list, blank=True)
     ingest_started_at = models.DateTimeField(null=True, blank=True)
     ingested_at = models.DateTimeField(null=True, blank=True)
     # The worker running this part's pipeline and its last sign of life (see services.part_claim).

@@ -6,6 +6,10 @@ a run of Chinese characters as one word. So the text is rewritten before it reac
 bigrams, and Latin words and numbers become lower-case words. A question rewritten the same way
 matches any chunk that shares a two-character term with it.
 
+Chinese and Japanese put no spaces between words, so whitespace between two Han or kana
+characters is a subtitle line boundary (chunks keep one, see videos.chunking), not a word
+boundary: the bigram across it is kept, as if the lines were written together.
+
     >>> search_terms("量子计算机的原理 GPT-4o")
     '量子 子计 计算 算机 机的 的原 原理 gpt 4o'
     >>> search_query_terms("量子计算机是什么？")
@@ -19,6 +23,8 @@ from collections.abc import Iterator
 
 # Han ideographs (with extensions and compatibility forms), kana and hangul.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003ffff"
+_UNSPACED = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff"  # no hangul
+_LINE_BREAK_IN_CJK = re.compile(rf"(?<=[{_UNSPACED}])\s+(?=[{_UNSPACED}])")
 _TERM_RUNS = re.compile(rf"(?P<cjk>[{_CJK}]+)|(?P<word>(?:(?![{_CJK}])[^\W_])+)")
 
 # Terms of a question that say nothing about its subject ("what is", "how to", particles).
@@ -33,8 +39,9 @@ QUESTION_STOP_TERMS = frozenset(
 
 
 def text_runs(text: str) -> Iterator[tuple[str, bool]]:
-    """The runs of CJK characters (True) and lower-cased words (False) in `text`, in order."""
-    for match in _TERM_RUNS.finditer(text):
+    """The runs of CJK characters (True) and lower-cased words (False) in `text`, in order
+    (Han and kana on both sides of a whitespace make one run)."""
+    for match in _TERM_RUNS.finditer(_LINE_BREAK_IN_CJK.sub("", text)):
         run = match.group("cjk")
         yield (run, True) if run is not None else (match.group("word").lower(), False)
 

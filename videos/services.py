@@ -76,7 +76,7 @@ def _part_footage_replaced(*, part: VideoPart, cid: int) -> None:
     """
     Chunk.objects.filter(part=part).delete()
     VideoPart.objects.filter(pk=part.pk).update(
-        cid=cid, transcript_cues=[], danmaku={}, ingested_at=None, progress_percent=0
+        cid=cid, transcript_cues=[], uploader_chapters=[], danmaku={}, ingested_at=None, progress_percent=0
     )
     VideoPart.objects.filter(pk=part.pk, stage=VideoPart.Stage.READY).update(
         stage=VideoPart.Stage.FAILED, error_code=PART_REPLACED.code, error_params={}
@@ -159,6 +159,11 @@ def part_fail(*, part_id: int, worker: str, error: AppError) -> VideoPart | None
         part = part_progress_save(part_id=part_id, worker=worker, stage=VideoPart.Stage.FAILED, percent=0, error=error)
         VideoPart.objects.filter(pk=part_id, claimed_by=worker).update(claimed_by="")
     return part
+
+
+def part_uploader_chapters_save(*, part_id: int, chapters: list[dict]) -> None:
+    """Keep the uploader's own chapters of a part (`view_points`; [] when it has none)."""
+    VideoPart.objects.filter(pk=part_id).update(uploader_chapters=chapters)
 
 
 def part_release(*, part_id: int, worker: str) -> None:
@@ -250,6 +255,7 @@ def video_cache_purge(*, video_ids: list[int]) -> int:
         error_code=CACHE_PURGED.code,
         error_params={},
         transcript_cues=[],
+        uploader_chapters=[],
         danmaku={},
         transcript_source="",
         ingested_at=None,

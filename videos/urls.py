@@ -13,4 +13,5 @@ urlpatterns = [
     path(PART + "retry/", views.retry, name="video_retry"),
     path(PART + "transcript.srt", views.transcript_export, {"suffix": "srt"}, name="transcript_srt"),
     path(PART + "transcript.json", views.transcript_export, {"suffix": "json"}, name="transcript_json"),
+    path(PART + "transcript.vtt", views.transcript_export, {"suffix": "vtt"}, name="transcript_vtt"),
 ]

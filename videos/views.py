@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import AppError
-from videos.exports import export_filename, part_transcript_json, part_transcript_srt
+from videos.exports import export_filename, part_transcript_json, part_transcript_srt, part_transcript_vtt
 from videos.selectors import part_or_404, video_requests_for_user
 from videos.services import video_request_record
 from videos.submission import part_ingest_enqueue, video_submit
@@ -76,12 +76,14 @@ def retry(request: HttpRequest, bvid: str, page: int) -> HttpResponse:
 @login_required
 @require_GET
 def transcript_export(request: HttpRequest, bvid: str, page: int, suffix: str) -> HttpResponse:
-    """The part's transcript as an SRT or JSON download."""
+    """The part's transcript as an SRT, WebVTT or JSON download."""
     part = part_or_404(bvid, page)
     if not part.transcript_cues:
         raise Http404("no transcript yet")
     if suffix == "srt":
         body, content_type = part_transcript_srt(part), "application/x-subrip; charset=utf-8"
+    elif suffix == "vtt":
+        body, content_type = part_transcript_vtt(part), "text/vtt; charset=utf-8"
     else:
         body = json.dumps(part_transcript_json(part), ensure_ascii=False, indent=2)
         content_type = "application/json; charset=utf-8"

@@ -21,7 +21,16 @@ from core.errors import AppError
 from videos.models import VideoPart
 
 # What a regeneration keeps of the last complete version, to put back if it fails.
-PRESERVED_FIELDS = ("content", "mode", "key_points", "highlights", "llm_calls", "prompt_tokens", "completion_tokens")
+PRESERVED_FIELDS = (
+    "content",
+    "mode",
+    "key_points",
+    "highlights",
+    "chapters",
+    "llm_calls",
+    "prompt_tokens",
+    "completion_tokens",
+)
 
 
 @dataclass
@@ -33,6 +42,7 @@ class SummaryOutcome:
     usage: list[LLMUsage] = field(default_factory=list)
     key_points: list[dict] = field(default_factory=list)
     highlights: list[dict] = field(default_factory=list)
+    chapters: list[dict] = field(default_factory=list)  # chat.chapters: tiling the part
 
     def cost_fields(self) -> dict:
         return {
@@ -68,7 +78,7 @@ def _restart(summary: Summary, user_id: int | None) -> None:
     summary.generation_id = uuid.uuid4().hex
     summary.heartbeat_at = summary.started_at = now
     summary.content, summary.error_code, summary.error_params, summary.mode = "", "", {}, ""
-    summary.key_points, summary.highlights = [], []
+    summary.key_points, summary.highlights, summary.chapters = [], [], []
     summary.llm_calls = summary.prompt_tokens = summary.completion_tokens = 0
     summary.completed_at = None
     summary.requested_by_id = user_id
@@ -88,6 +98,7 @@ def summary_claim(*, key: SummaryKey, user_id: int | None, regenerate: bool = Fa
             language=key.language,
             prompt_version=key.prompt_version,
             model=key.model,
+            style=key.style,
             defaults={"offline": key.offline, "status": Summary.Status.GENERATING},
         )
         if not created and summary.status == Summary.Status.COMPLETE and not regenerate:
@@ -120,6 +131,12 @@ def summary_save_text(*, summary_id: int, generation_id: str, content: str) -> b
     return bool(_run_rows(summary_id, generation_id).update(content=content, heartbeat_at=timezone.now()))
 
 
+def summary_save_sections(*, summary_id: int, generation_id: str, sections: list[dict]) -> bool:
+    """Keep a long part's finished sections so far (in `chapters` while generating), so a request
+    arriving mid-generation gets them; False when another run owns the row."""
+    return bool(_run_rows(summary_id, generation_id).update(chapters=sections, heartbeat_at=timezone.now()))
+
+
 def summary_complete(*, summary_id: int, generation_id: str, outcome: SummaryOutcome) -> bool:
     """Save the finished summary (and drop the kept previous version); False when superseded."""
     now = timezone.now()
@@ -129,6 +146,7 @@ def summary_complete(*, summary_id: int, generation_id: str, outcome: SummaryOut
             content=outcome.content,
             key_points=outcome.key_points,
             highlights=outcome.highlights,
+            chapters=outcome.chapters,
             error_code="",
             error_params={},
             previous={},

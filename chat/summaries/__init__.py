@@ -6,9 +6,12 @@
 Events (plain dicts, JSON-ready):
 - {"type": "start", "summary_id", "cached", "offline", "model", "language", "prompt_version"}
 - {"type": "progress", "stage": "map", "done": k, "total": n}  (long parts, while sections are read)
+- {"type": "section", "index", "start_ms", "end_ms", "title", "gist", "points": [{"start_ms", "text"}]}
+  a long part's sections, in order, each as soon as it and every earlier one are read (`sections`);
+  a request arriving mid-generation gets those so far first
 - {"type": "token", "text": "…"}  the summary's Markdown, in order; a cache hit sends it whole
 - {"type": "reset"}  the generation was restarted (a stale one taken over): drop the text so far
-- {"type": "done", "cached": bool, "summary": Summary.to_dict()}
+- {"type": "done", "cached": bool, "summary": Summary.to_dict()}  with its `chapters` (chat.chapters)
 - {"type": "error", "code", "message", "status": "failed"|"interrupted", "content": partial text}
 
 How it runs: the request that creates the Summary row (or finds it failed, interrupted, stale
@@ -24,9 +27,14 @@ pass (`reduce`). A longer one is cut into sections of at most SUMMARY_SECTION_TO
 reduced into the summary. Timestamps are corrected to real chunk starts as the text streams;
 the 高能时刻 section comes from the danmaku, never from the model (`rendering`).
 
+Chapters tile the part (chat.chapters), from the uploader's own, else a long part's sections
+(no extra call), else one structured-output call reading the summary and a transcript outline
+(`chaptering`), else extractive ones (offline, or when that call fails).
+
 The modules: planning (sections, budgets, prompt values), mapping (map phase), reduce (writing
 with the LLM), rendering (highlights, key points, offline text), generation (the one task),
-follower (one request's view of it), stream (the entry points below).
+follower (one request's view of it), sections (the map phase's sections as they finish), chaptering
+(the chapters), stream (the entry points below).
 """
 
 from chat.summaries.planning import budget_sections

@@ -43,6 +43,7 @@ class Follower:
         self.generation_id = summary.generation_id
         self.user_id = user_id
         self.text = ""  # what this request has sent on
+        self.sections_sent = 0  # how many of a long part's sections it has sent on
         self.layer = get_channel_layer()
         self.channel = ""
         self.task: asyncio.Task | None = None
@@ -82,9 +83,12 @@ class Follower:
         diverged = not content.startswith(self.text) and not self.text.startswith(content)
         if summary.generation_id != self.generation_id or diverged:
             self.generation_id = summary.generation_id
-            if self.text:
-                self.text = ""
+            if self.text or self.sections_sent:
+                self.text, self.sections_sent = "", 0
                 yield {"type": "reset"}
+        if summary.status == Summary.Status.GENERATING:
+            for section in self._unsent_sections(summary):
+                yield section
         if len(content) > len(self.text):
             yield {"type": "token", "text": content[len(self.text) :]}
             self.text = content
@@ -102,9 +106,24 @@ class Follower:
                 yield token
         elif event["type"] == "progress":
             yield event
+        elif event["type"] == "section":
+            if event["index"] == self.sections_sent:
+                self.sections_sent += 1
+                yield event
+            elif event["index"] > self.sections_sent:  # messages were dropped: read what was saved
+                for section in self._unsent_sections(await Summary.objects.aget(pk=self.summary_id)):
+                    yield section
         else:  # done or error: the row is saved before either is published
             async for final in self._catch_up(await Summary.objects.aget(pk=self.summary_id)):
                 yield final
+
+    def _unsent_sections(self, summary: Summary) -> list[dict]:
+        """The sections saved on a generating row beyond those sent (chat.summaries.sections)."""
+        if summary.generation_id != self.generation_id:
+            return []
+        saved = summary.chapters[self.sections_sent :]
+        self.sections_sent += len(saved)
+        return [{"type": "section", **section} for section in saved]
 
     async def _token(self, offset: int, text: str) -> AsyncIterator[dict]:
         if offset > len(self.text):  # messages were dropped (a full channel): read what was saved

@@ -14,12 +14,20 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from chat.chapters import part_end_ms
 from chat.errors import INTERNAL_ERROR, NO_TRANSCRIPT
 from chat.highlights import danmaku_highlights
 from chat.llm import ChatStream, LLMError, chat_complete
 from chat.models import Summary, UsageRecord
 from chat.selectors import part_transcript
-from chat.services.summaries import SummaryOutcome, summary_complete, summary_fail, summary_save_text
+from chat.services.summaries import (
+    SummaryOutcome,
+    summary_complete,
+    summary_fail,
+    summary_save_sections,
+    summary_save_text,
+)
+from chat.summaries.chaptering import StructuredStream, summary_chapters
 from chat.summaries.reduce import write_with_llm
 from chat.summaries.rendering import extractive_text, highlights_section, key_points
 from chat.timestamps import StreamingTimestampFixer, TimestampChecker
@@ -59,6 +67,8 @@ class _Generation:
         self.outcome = SummaryOutcome(content="", mode="")
         self._saved_at = 0.0
         self.client: Any = None  # one LLM client for all the calls of this generation
+        self.part_end_ms = 0  # where the part ends: its chapters and sections tile [0, part_end_ms]
+        self.sections: list[dict] = []  # a long part's sections, as sent (chat.summaries.sections)
 
     async def run(self) -> None:
         heartbeat = asyncio.ensure_future(self._heartbeat())
@@ -99,15 +109,27 @@ class _Generation:
         if not transcript.passages:
             raise AppError(NO_TRANSCRIPT)
         highlights = danmaku_highlights(summary.part.danmaku)
-        checker = TimestampChecker.from_spans(transcript.spans)
+        checker = TimestampChecker.from_cues(transcript.cues)
+        self.part_end_ms = part_end_ms(duration_seconds=summary.part.duration_seconds, transcript_end_ms=checker.end_ms)
         if summary.offline:
             self.outcome.mode = "extractive"
             await self.emit(await asyncio.to_thread(extractive_text, transcript, summary.language))
         else:
-            await write_with_llm(self, transcript, summary.language, highlights, checker)
+            await write_with_llm(self, transcript, summary.language, highlights, checker, style=summary.style)
+        summary_text = self.outcome.content
         await self.emit(highlights_section(self.outcome.content, highlights, summary.language))
         self.outcome.key_points = key_points(self.outcome.content, summary.language, checker)
         self.outcome.highlights = [highlight.to_dict() for highlight in highlights]
+        self.outcome.chapters = await summary_chapters(
+            self,
+            transcript=transcript,
+            checker=checker,
+            uploader_chapters=summary.part.uploader_chapters,
+            summary_text=summary_text,
+            key_points=self.outcome.key_points,
+            language=summary.language,
+            offline=summary.offline,
+        )
 
     async def stream_text(self, messages: list[dict], purpose: str, checker: TimestampChecker) -> None:
         """Stream one LLM call's text out, timestamps fixed; the text so far is kept if it fails."""
@@ -134,6 +156,32 @@ class _Generation:
         if stream.usage is not None:
             self.outcome.usage.append(stream.usage)
         return stream
+
+    async def complete_structured(self, messages: list[dict], response_format: dict) -> ChatStream:
+        """One structured-output call (the chapters of a short part), run to its end; usage counted."""
+        stream = StructuredStream(
+            messages,
+            purpose=UsageRecord.Purpose.SUMMARY_CHAPTERS,  # part of the summary's request: costs tokens only
+            user=self.user_id,
+            client=self.client,
+            response_format=response_format,
+        )
+        try:
+            async for _ in stream:
+                pass
+        finally:
+            if stream.usage is not None:
+                self.outcome.usage.append(stream.usage)
+        return stream
+
+    async def section_done(self, section: dict) -> None:
+        """A long part's next section, in order: saved (for late arrivals), then published."""
+        self.sections.append({key: value for key, value in section.items() if key != "type"})
+        if not await sync_to_async(summary_save_sections)(
+            summary_id=self.summary_id, generation_id=self.generation_id, sections=self.sections
+        ):
+            raise _Superseded
+        await self.publish(section)
 
     async def emit(self, text: str) -> None:
         """Add text: publish it at its offset, and save every SUMMARY_SAVE_INTERVAL_SECONDS."""

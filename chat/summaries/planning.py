@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from chat.highlights import Highlight, highlights_prompt_text
 from chat.selectors import PartTranscript, Passage
-from chat.timestamps import format_timestamp
+from chat.timestamps import cue_lines_text, format_timestamp
 from core.tokens import count_tokens
 
 LANGUAGE_INSTRUCTIONS = {
@@ -71,8 +71,18 @@ def budget_sections[T: (Passage, Note)](items: Sequence[T], max_tokens: int) -> 
     return groups
 
 
+# A summary prompt line gathers up to this many cues until it holds LINE_MIN_TOKENS: each line's
+# time costs 5 to 8 tokens, so short AI-subtitle lines share one, and a cited line starts at most
+# two cues before the words it names.
+SUMMARY_LINE_CUES = 3
+LINE_MIN_TOKENS = 48
+
+
 def passages_text(passages: Sequence[Passage]) -> str:
-    return "\n".join(f"{format_timestamp(passage.start_ms)} {passage.text}" for passage in passages)
+    """The transcript as the model reads it: one line per cue (short cues merged), each line led
+    by its first cue's start in the form the model must cite."""
+    cues = [cue for passage in passages for cue in passage.lines]
+    return cue_lines_text(cues, max_cues=SUMMARY_LINE_CUES, min_tokens=LINE_MIN_TOKENS)
 
 
 def notes_text(notes: Sequence[Note]) -> str:

@@ -17,12 +17,13 @@ from core.errors import AppError
 
 
 async def summary_stream(
-    part: Any, language: str = "zh", user: Any = None, *, regenerate: bool = False
+    part: Any, language: str = "zh", user: Any = None, *, regenerate: bool = False, style: str = "standard"
 ) -> AsyncIterator[dict]:
-    """The events of a part's summary (see chat.summaries). `part` is a VideoPart or its id."""
+    """The events of a part's summary (see chat.summaries). `part` is a VideoPart or its id;
+    `style` a style key (chat.styles.style_key: the gate makes it from the requested style)."""
     part_id = part if isinstance(part, int) else part.pk
     user_id = user_id_of(user)
-    key = summary_key(part_id=part_id, language=language)
+    key = summary_key(part_id=part_id, language=language, style=style)
     role, summary = await sync_to_async(summary_claim)(key=key, user_id=user_id, regenerate=regenerate)
     yield _start_event(summary, cached=role == "cached")
     if role == "cached":

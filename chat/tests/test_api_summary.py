@@ -51,7 +51,7 @@ async def test_stream_gives_token_events_read_by_an_sse_client(llm: FakeOpenAI) 
     done = events[-1][1]
     assert done["summary"]["content"] == streamed and "选五花肉" in streamed
     assert done["summary"]["language"] == "en" and not done["summary"]["offline"]
-    assert len(llm.answered("/v1/chat/completions")) == 1
+    assert len(llm.text_requests) == 1 and len(llm.answered("/v1/chat/completions")) == 2  # 2: the chapters
 
 
 async def test_a_cached_summary_streams_whole() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from chat.comments import comment_drafts_stream, drafts_from_text, normalize_ton
 from chat.models import CommentDraftSet, UsageRecord
 from chat.summaries import summary_stream
 from chat.tests.test_summaries import SUMMARY_REPLY, collect, cue_lines, make_part, text_of
+from chat.timestamps import format_timestamp
 from core.errors import AppError
 from tests.fakes.openai import FakeOpenAI, fake_tokens
 
@@ -62,7 +64,7 @@ async def test_drafts_are_grounded_in_the_summary_and_highlights(llm: FakeOpenAI
     events = await collect(comment_drafts_stream(part, tone="幽默", user=user))
 
     assert events[0] == {"type": "start", "tone": "幽默", "offline": False, "model": "fake-chat"}
-    assert len(llm.requests) == 2  # the summary was cached: only the drafts were asked for
+    assert len(llm.text_requests) == 2  # the summary was cached: only the drafts were asked for
     request = llm.requests[-1].body
     assert "幽默" in request["messages"][0]["content"]
     prompt = request["messages"][1]["content"]
@@ -70,7 +72,7 @@ async def test_drafts_are_grounded_in_the_summary_and_highlights(llm: FakeOpenAI
     assert "[01:10] 42 条弹幕：前方高能" in prompt
     done = events[-1]
     assert done["drafts"] == ["[00:24] 这里讲得太清楚了", "量子计算原来这么有意思", "求UP主多讲讲量子纠缠！"]
-    assert text_of(events) == "1. [00:24] 这里讲得太清楚了\n2. 量子计算原来这么有意思 \n3. 求UP主多讲讲量子纠缠！\n"
+    assert text_of(events) == "1. [00:24] 这里讲得太清楚了\n2. 量子计算原来这么有意思\n3. 求UP主多讲讲量子纠缠！\n"
     saved = await CommentDraftSet.objects.aget()
     assert (saved.user_id, saved.tone, saved.drafts, saved.offline) == (user.pk, "幽默", done["drafts"], False)
     assert saved.summary_id == summary_events[-1]["summary"]["id"]
@@ -83,7 +85,7 @@ async def test_the_summary_is_made_first_when_there_is_none(llm: FakeOpenAI) -> 
     part = await sync_to_async(make_part)(cue_lines(20))
     events = await collect(comment_drafts_stream(part.pk, tone="serious"))
     assert {"type": "progress", "stage": "summary"} in events
-    assert [("评论草稿" in r.body["messages"][0]["content"]) for r in llm.requests] == [False, True]
+    assert [("评论草稿" in r.body["messages"][0]["content"]) for r in llm.text_requests] == [False, True]
     assert len(events[-1]["drafts"]) == 3
 
 
@@ -109,6 +111,9 @@ async def test_offline_drafts_come_from_highlights_and_key_sentences(settings: A
     done = events[-1]
     assert len(done["drafts"]) == 3
     assert any("前方高能" in draft for draft in done["drafts"])
+    # The danmaku peak (1:10) is referenced at the start of the line it falls in (1:06-1:11).
+    stamps = set(re.findall(r"\[\d\d:\d\d\]", " ".join(done["drafts"])))
+    assert "[01:06]" in stamps and stamps <= {format_timestamp(cue.start_ms) for cue in cue_lines(40)}
     assert text_of(events) == "".join(f"{n}. {draft}\n" for n, draft in enumerate(done["drafts"], start=1))
     assert done["comment_set"]["offline"] is True and done["comment_set"]["model"] == "offline-extractive"
     assert await UsageRecord.objects.acount() == 0

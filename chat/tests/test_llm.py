@@ -3,14 +3,18 @@ mid-stream failure, and a UsageRecord for every call (counted with tiktoken when
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx2
+import openai
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import AnonymousUser, User
 
-from chat.llm import ChatStream, LLMError, chat_complete, estimate_prompt_tokens, llm_available
+from chat.llm import ChatStream, LLMError, chat_complete, estimate_prompt_tokens, llm_available, sse_payloads
 from chat.models import UsageRecord
 from core.tokens import count_tokens
 from tests.fakes.openai import FakeOpenAI, fake_tokens
@@ -22,6 +26,77 @@ LLM_REPLY = REPLY
 
 async def deltas(stream: ChatStream) -> list[str]:
     return [delta async for delta in stream]
+
+
+def assert_whole_tokens(received: list[str], tokens: list[str]) -> None:
+    """Each delta is one or more whole tokens, in order (what one network read brought)."""
+    boundaries = {sum(len(token) for token in tokens[:count]) for count in range(len(tokens) + 1)}
+    ends = [len("".join(received[: count + 1])) for count in range(len(received))]
+    assert all(delta for delta in received) and set(ends) <= boundaries, received
+
+
+class ScriptedBody:
+    """A streamed body that arrives in the given pieces (what `sse_payloads` reads)."""
+
+    def __init__(self, *pieces: bytes, fail_with: Exception | None = None) -> None:
+        self.pieces = pieces
+        self.fail_with = fail_with
+        self.request = httpx2.Request("POST", "http://llm.invalid/v1/chat/completions")
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        for piece in self.pieces:
+            yield piece
+        if self.fail_with is not None:
+            raise self.fail_with
+
+
+async def batches(body: ScriptedBody) -> list[list[bytes]]:
+    return [batch async for batch in sse_payloads(body)]  # type: ignore[arg-type]
+
+
+def sse_app(*bodies: bytes, status: int = 200) -> Any:
+    """An ASGI app answering every request with these body pieces as one streamed SSE response."""
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        await send(
+            {"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/event-stream")]}
+        )
+        for body in bodies:
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    return app
+
+
+def chunk(content: str | None = None, finish: str | None = None, usage: dict | None = None) -> bytes:
+    choices = (
+        []
+        if content is None and finish is None
+        else [{"index": 0, "delta": {"content": content}, "finish_reason": finish}]
+    )
+    return b"data: " + json.dumps({"choices": choices, "usage": usage}).encode() + b"\n\n"
+
+
+async def test_payloads_are_read_across_pieces_and_batched_per_read() -> None:
+    body = ScriptedBody(b'data: {"a": 1}\n\ndata: {"b"', b": 2}\r\n\r\n: a comment\n\ndata: [DONE]\n\n")
+    assert await batches(body) == [[b'{"a": 1}'], [b'{"b": 2}', b"[DONE]"]]
+
+
+async def test_a_multi_line_event_and_a_last_event_without_its_blank_line() -> None:
+    body = ScriptedBody(b'data: {"a":\ndata: 1}\n\n', b'data: {"b": 2}')
+    assert await batches(body) == [[b'{"a":\n1}'], [b'{"b": 2}']]
+
+
+async def test_a_transport_failure_is_the_sdks_connection_error() -> None:
+    body = ScriptedBody(b'data: {"a": 1}\n\n', fail_with=httpx2.RemoteProtocolError("peer closed"))
+    with pytest.raises(openai.APIConnectionError):
+        await batches(body)
+
+
+async def test_a_read_timeout_is_the_sdks_timeout_error() -> None:
+    body = ScriptedBody(fail_with=httpx2.ReadTimeout("slow"))
+    with pytest.raises(openai.APITimeoutError):
+        await batches(body)
 
 
 def test_llm_available_follows_the_key(settings: Any) -> None:
@@ -36,8 +111,10 @@ async def test_stream_yields_each_delta_and_records_reported_usage(llm: FakeOpen
     user = await User.objects.acreate(username="viewer")
     stream = ChatStream(MESSAGES, purpose=UsageRecord.Purpose.SUMMARY, user=user, temperature=0.2, max_tokens=500)
 
-    assert await deltas(stream) == fake_tokens(REPLY)
-    assert stream.text == REPLY
+    received = await deltas(stream)
+    assert "".join(received) == stream.text == REPLY
+    assert_whole_tokens(received, fake_tokens(REPLY))
+    assert stream.finish_reason == "stop"
 
     (request,) = llm.requests
     assert request.body["model"] == "fake-chat"
@@ -178,3 +255,71 @@ async def test_the_proxy_setting_reaches_the_sdk_client(settings: Any, fake_serv
     assert caught.value.status_code == 502
     assert targets == ["http://api.invalid/v1/chat/completions"]
     assert await sync_to_async(UsageRecord.objects.count)() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_chunks_arriving_together_come_out_as_one_delta(fake_server: Any, settings: Any) -> None:
+    usage = {"prompt_tokens": 7, "completion_tokens": 3}
+    body = chunk("红") + chunk("烧") + chunk("肉", "stop") + chunk(usage=usage) + b"data: [DONE]\n\n"
+    fake_server(sse_app(body), OPENAI_BASE_URL="/v1")
+    settings.OPENAI_API_KEY = "test-key"
+    stream = ChatStream(MESSAGES, purpose=UsageRecord.Purpose.CHAT)
+
+    assert await deltas(stream) == ["红烧肉"]
+    assert stream.finish_reason == "stop"
+    assert (stream.usage.prompt_tokens, stream.usage.completion_tokens, stream.usage.estimated) == (7, 3, False)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_length_finish_reason_is_kept(llm: FakeOpenAI) -> None:
+    stream = await chat_complete(MESSAGES, purpose=UsageRecord.Purpose.CHAT, max_tokens=3)
+    assert stream.text == "".join(fake_tokens(REPLY)[:3])
+    assert stream.finish_reason == "length"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_no_sdk_model_is_built_per_chunk(llm: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the stream was parsed into SDK models")
+
+    monkeypatch.setattr(openai.AsyncOpenAI, "_process_response_data", refuse)
+    stream = await chat_complete(MESSAGES, purpose=UsageRecord.Purpose.CHAT)
+    assert stream.text == REPLY
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_error_event_mid_stream_is_an_interrupted_llm_error(fake_server: Any, settings: Any) -> None:
+    error = b'data: {"error": {"message": "overloaded", "type": "server_error"}}\n\n'
+    fake_server(sse_app(chunk("红"), chunk("烧"), error), OPENAI_BASE_URL="/v1")
+    settings.OPENAI_API_KEY = "test-key"
+    with pytest.raises(LLMError) as caught:
+        await chat_complete(MESSAGES, purpose=UsageRecord.Purpose.CHAT)
+
+    assert caught.value.code == "llm_failed"
+    assert caught.value.partial_text == "红烧"
+    assert "overloaded" in caught.value.message("en")
+    assert (await UsageRecord.objects.aget()).status == "interrupted"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_error_event_before_any_text_is_retried(fake_server: Any, settings: Any) -> None:
+    error = b'data: {"error": {"message": "overloaded"}}\n\n'
+    fake_server(sse_app(error), OPENAI_BASE_URL="/v1")
+    settings.OPENAI_API_KEY = "test-key"
+    settings.LLM_RETRY_ATTEMPTS = 2
+    settings.LLM_RETRY_BASE_DELAY_SECONDS = 0.0
+    with pytest.raises(LLMError) as caught:
+        await chat_complete(MESSAGES, purpose=UsageRecord.Purpose.CHAT)
+
+    assert not caught.value.interrupted
+    record = await UsageRecord.objects.aget()
+    assert (record.status, record.attempts) == ("failed", 2)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_unreadable_chunk_is_an_llm_error(fake_server: Any, settings: Any) -> None:
+    fake_server(sse_app(chunk("红"), b"data: {not json\n\n"), OPENAI_BASE_URL="/v1")
+    settings.OPENAI_API_KEY = "test-key"
+    with pytest.raises(LLMError) as caught:
+        await chat_complete(MESSAGES, purpose=UsageRecord.Purpose.CHAT)
+    assert caught.value.partial_text == "红"

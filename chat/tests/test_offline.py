@@ -69,7 +69,10 @@ async def test_offline_summary_has_the_same_sections_with_real_timestamps(offlin
     assert "- 🔥 [16:40]" in content and "「高能」" in content
     points = summary["key_points"]
     assert 5 <= len(points) <= 10
-    assert all(point["start_ms"] in starts for point in points)
+    line_at = {cue.start_ms: cue.text for cue in lecture_cues()}
+    # Each point is at the start of the very line it quotes, not at its chunk's start.
+    assert all(line_at[point["start_ms"]].startswith(point["text"][2:].rstrip("…")) for point in points)
+    assert any(point["start_ms"] not in starts for point in points)
     assert [point["start_ms"] for point in points] == sorted(point["start_ms"] for point in points)
     # Spread over the whole lecture: one point in each stretch of the timeline.
     stretch = 30 * 60_000 / len(points)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chat.rendering import markdown_html, part_notes_markdown, sanitize_html
+from videos.exports import part_front_matter
 from videos.models import Video, VideoPart
 
 
@@ -67,7 +68,55 @@ def test_notes_markdown_has_the_summary_under_its_heading_and_the_transcript() -
     notes = part_notes_markdown(part, "## 摘要\n好吃。\n", headings=("总结", "字幕", "（无）"))
 
     assert notes == (
-        "# 红烧肉\n\n<https://www.bilibili.com/video/BV1xx411c7mD>\n\n## 总结\n\n### 摘要\n好吃。\n\n"
+        part_front_matter(part)
+        + "\n# 红烧肉\n\n<https://www.bilibili.com/video/BV1xx411c7mD>\n\n## 总结\n\n### 摘要\n好吃。\n\n"
         "## 字幕\n\n- [00:00] 大家好\n"
     )
     assert "## 总结\n\n（无）\n" in part_notes_markdown(part, None, headings=("总结", "字幕", "（无）"))
+
+
+@pytest.mark.django_db
+def test_notes_markdown_is_a_note_with_front_matter_and_chapters() -> None:
+    video = Video.objects.create(bvid="BV1xx411c7mD", aid=2, title="红烧肉", owner_name="阿婆", duration_seconds=90)
+    part = VideoPart.objects.create(video=video, page=1, cid=7, transcript_cues=[[0, 1500, "大家好"]])
+    chapters = [
+        {"start_ms": 0, "end_ms": 60_000, "title": "备料", "gist": "选五花肉"},
+        {"start_ms": 60_000, "end_ms": 90_000, "title": "收汁", "gist": ""},
+    ]
+
+    notes = part_notes_markdown(
+        part,
+        "## 摘要\n好吃。\n",
+        headings=("Summary", "Transcript", "-"),
+        chapters=chapters,
+        chapters_heading="Chapters",
+    )
+
+    assert notes == (
+        "---\n"
+        'title: "红烧肉"\n'
+        'url: "https://www.bilibili.com/video/BV1xx411c7mD"\n'
+        'bvid: "BV1xx411c7mD"\n'
+        "part: 1\n"
+        'part_title: ""\n'
+        'uploader: "阿婆"\n'
+        'duration: "01:30"\n'
+        "duration_seconds: 90\n"
+        "tags:\n"
+        '  - "bilibili"\n'
+        '  - "chatbili"\n'
+        "chapters:\n"
+        '  - "00:00 备料"\n'
+        '  - "01:00 收汁"\n'
+        "---\n"
+        "\n"
+        "# 红烧肉\n\n"
+        "<https://www.bilibili.com/video/BV1xx411c7mD>\n\n"
+        "## Chapters\n\n"
+        "- [00:00] 备料 — 选五花肉\n"
+        "- [01:00] 收汁\n\n"
+        "## Summary\n\n"
+        "### 摘要\n好吃。\n\n"
+        "## Transcript\n\n"
+        "- [00:00] 大家好\n"
+    )

@@ -23,7 +23,8 @@ from chat.prompts import load_prompt
 from chat.selectors import Passage
 from chat.services.summaries import summary_claim
 from chat.summaries import budget_sections, summary_get_or_generate, summary_stream
-from chat.summary_keys import summary_key
+from chat.summaries.planning import SUMMARY_LINE_CUES
+from chat.summary_keys import SUMMARY_PROMPT_VERSION, summary_key
 from chat.timestamps import format_timestamp
 from core.errors import AppError
 from core.tokens import count_tokens
@@ -121,7 +122,7 @@ async def test_a_short_part_is_summarized_in_one_streamed_pass(llm: FakeOpenAI) 
         "offline": False,
         "model": "fake-chat",
         "language": "zh",
-        "prompt_version": "v1",
+        "prompt_version": "v2",
     }
     assert [event["type"] for event in events[1:-1]] == ["token"] * (len(events) - 2)
     assert len(events) > 10  # streamed, not sent whole
@@ -129,23 +130,29 @@ async def test_a_short_part_is_summarized_in_one_streamed_pass(llm: FakeOpenAI) 
     assert done["type"] == "done" and done["cached"] is False
     summary = done["summary"]
     assert text_of(events) == summary["content"] == SUMMARY_REPLY
-    assert (summary["status"], summary["mode"], summary["llm_calls"]) == ("complete", "single", 1)
+    # one call for the summary, one for its chapters (structured output on the summary: chat.summaries.chaptering)
+    assert (summary["status"], summary["mode"], summary["llm_calls"]) == ("complete", "single", 2)
     assert summary["key_points"] == [
         {"start_ms": 0, "text": "📌 从第一句讲起"},
         {"start_ms": 24_000, "text": "💡 接着讲细节"},
     ]
     assert {point["start_ms"] for point in summary["key_points"]} <= set(starts)
 
-    (request,) = llm.requests
+    (request,) = llm.text_requests
     prompt = user_text(request.body)
     for cue in cues:
         assert prompt.count(cue.text) == 1  # the whole transcript, each line once
-    for start in starts:
-        assert f"\n{format_timestamp(start)} 第" in prompt  # passages are labelled with chunk starts
+    transcript_part = prompt.split("字幕（每行前是这一行开始的时间）：\n", 1)[1]
+    labels = [line.split(" ", 1)[0] for line in transcript_part.splitlines()]
+    # lines, not chunks, carry times: short lines go three to a row, each row at its first line's start
+    assert labels == [format_timestamp(cue.start_ms) for cue in cues[::SUMMARY_LINE_CUES]]
     assert "用简体中文输出" in request.body["messages"][0]["content"]
-    record = await UsageRecord.objects.aget()
-    assert (record.purpose, record.status) == ("summary", "complete")
-    assert summary["prompt_tokens"] == record.prompt_tokens > 0
+    records = [record async for record in UsageRecord.objects.order_by("id")]
+    assert [(record.purpose, record.status) for record in records] == [
+        ("summary", "complete"),
+        ("summary_chapters", "complete"),
+    ]
+    assert summary["prompt_tokens"] == records[0].prompt_tokens + records[1].prompt_tokens
 
 
 @pytest.mark.django_db(transaction=True)
@@ -164,7 +171,7 @@ async def test_invented_timestamps_are_corrected_or_removed(llm: FakeOpenAI) -> 
     assert text_of(events) == content
     assert "[59:59]" not in content and "[1:02:03]" not in content and "[99:00]" not in content
     assert f"- 🤔 [00:{starts[1] // 1000:02d}] 块中间" in content
-    assert "- 👻  编造的" in content  # the timestamp is gone, the line stays
+    assert "- 👻 编造的" in content  # the timestamp is gone, the line stays, with no double space
     key_points = events[-1]["summary"]["key_points"]
     assert [point["start_ms"] for point in key_points] == [0, starts[1]]
 
@@ -174,8 +181,8 @@ async def test_english_summary_asks_for_english_and_keeps_parsable_headings(llm:
     part = await ready_part(cue_lines(10))
     llm.reply = "## 摘要 Abstract\nAbout qubits.\n\n## 要点 Key points\n- 📌 [00:00] Start\n"
     events = await collect(summary_stream(part, "en", None))
-    assert "in English" in llm.requests[0].body["messages"][0]["content"]
-    assert "## 要点 Key points" in llm.requests[0].body["messages"][0]["content"]
+    assert "in English" in llm.text_requests[0].body["messages"][0]["content"]
+    assert "## 要点 Key points" in llm.text_requests[0].body["messages"][0]["content"]
     assert events[-1]["summary"]["key_points"] == [{"start_ms": 0, "text": "📌 Start"}]
 
 
@@ -202,14 +209,15 @@ async def test_a_long_part_is_read_whole_in_sections_then_reduced(llm: FakeOpenA
 
     events = await collect(summary_stream(part, "zh", None))
 
-    maps = [request for request in llm.requests if is_map(request.body)]
-    reduces = [request for request in llm.requests if is_reduce(request.body)]
-    assert len(maps) + len(reduces) == len(llm.requests) and len(reduces) == 1
+    maps = [request for request in llm.text_requests if is_map(request.body)]
+    reduces = [request for request in llm.text_requests if is_reduce(request.body)]
+    assert len(maps) + len(reduces) == len(llm.text_requests) and len(reduces) == 1
     map_texts = [user_text(request.body) for request in maps]
     for cue in cues:  # every line of the transcript was read exactly once in the map phase
         assert sum(text.count(cue.text) for text in map_texts) == 1
     assert all(cue.text not in user_text(reduces[0].body) for cue in cues)
-    sent = sum(count_tokens(re.sub(r"\[\d\d:\d\d\] ", "", text.split("内容：\n", 1)[1])) for text in map_texts)
+    transcripts = [re.split(r"内容[^\n]*：\n", text, maxsplit=1)[1] for text in map_texts]
+    sent = sum(count_tokens(re.sub(r"\[\d\d:\d\d\] ", "", text)) for text in transcripts)
     assert abs(sent - transcript_tokens) <= len(cues)  # the same tokens, give or take the joins
     assert len(maps) >= transcript_tokens // 250
     assert 1 < llm.max_in_flight <= 2
@@ -250,7 +258,7 @@ async def test_a_repeat_request_is_served_from_the_cache_with_no_llm_call(llm: F
 
     second = await collect(summary_stream(part.pk, "zh", None))
 
-    assert len(llm.requests) == 1
+    assert len(llm.text_requests) == 1
     assert await UsageRecord.objects.acount() == records  # cost 0 tokens
     assert second[0]["cached"] is True and second[-1]["cached"] is True
     assert [event["type"] for event in second] == ["start", "token", "done"]
@@ -265,9 +273,9 @@ async def test_the_cache_key_is_part_language_prompt_version_and_model(llm: Fake
     settings.CHAT_MODEL = "another-model"
     await collect(summary_stream(part, "zh", None))
     await collect(summary_stream(part, "zh", None))
-    assert [request.body["model"] for request in llm.requests] == ["fake-chat", "fake-chat", "another-model"]
+    assert [request.body["model"] for request in llm.text_requests] == ["fake-chat", "fake-chat", "another-model"]
     keys = {key async for key in Summary.objects.values_list("language", "prompt_version", "model")}
-    assert keys == {("zh", "v1", "fake-chat"), ("en", "v1", "fake-chat"), ("zh", "v1", "another-model")}
+    assert keys == {("zh", "v2", "fake-chat"), ("en", "v2", "fake-chat"), ("zh", "v2", "another-model")}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -276,7 +284,7 @@ async def test_a_part_ingested_again_gets_a_new_summary(llm: FakeOpenAI) -> None
     await collect(summary_stream(part, "zh", None))
     await VideoPart.objects.filter(pk=part.pk).aupdate(ingested_at=timezone.now())
     again = await collect(summary_stream(part, "zh", None))
-    assert again[0]["cached"] is False and len(llm.requests) == 2
+    assert again[0]["cached"] is False and len(llm.text_requests) == 2
     assert (await collect(summary_stream(part, "zh", None)))[0]["cached"] is True
 
 
@@ -312,7 +320,7 @@ async def test_regenerate_makes_a_new_summary_in_the_same_row(llm: FakeOpenAI) -
     llm.reply = SUMMARY_REPLY.replace("量子计算", "量子纠缠")
     again = await collect(summary_stream(part, "zh", None, regenerate=True))
 
-    assert len(llm.requests) == 2
+    assert len(llm.text_requests) == 2
     assert again[0]["cached"] is False
     assert again[-1]["summary"]["id"] == first[-1]["summary"]["id"]
     assert "量子纠缠" in again[-1]["summary"]["content"]
@@ -330,11 +338,11 @@ async def test_concurrent_identical_requests_share_one_generation(llm: FakeOpenA
 
     results = await asyncio.gather(*(collect(summary_stream(part, "zh", user)) for user in (alice, bob, carol)))
 
-    assert len(llm.requests) == 1
+    assert len(llm.text_requests) == 1
     for events in results:
         assert events[-1]["type"] == "done"
         assert text_of(events) == events[-1]["summary"]["content"] == SUMMARY_REPLY
-    assert await UsageRecord.objects.acount() == 1
+    assert await UsageRecord.objects.acount() == 2  # the summary and its chapters, once
     assert await Summary.objects.acount() == 1
 
 
@@ -350,7 +358,7 @@ async def test_a_request_arriving_mid_stream_gets_the_text_so_far_then_the_rest(
     late = await collect(summary_stream(part, "zh", None))
     early = await first
 
-    assert len(llm.requests) == 1
+    assert len(llm.text_requests) == 1
     assert late[0]["cached"] is False
     first_token = next(event for event in late if event["type"] == "token")
     assert len(first_token["text"]) >= 20  # the saved prefix, in one piece
@@ -368,7 +376,7 @@ async def test_followers_recover_what_a_full_channel_dropped(llm: FakeOpenAI, se
     llm.reply = SUMMARY_REPLY * 5
     part = await ready_part(cue_lines(20))
     results = await asyncio.gather(*(collect_slowly(summary_stream(part, "zh", None)) for _ in range(3)))
-    assert len(llm.requests) == 1
+    assert len(llm.text_requests) == 1
     for events in results:
         assert text_of(events) == events[-1]["summary"]["content"] == SUMMARY_REPLY * 5
     assert any(len(event.get("text", "")) > 10 for event in results[0][1:-1])  # a catch-up from the saved text
@@ -410,7 +418,7 @@ async def test_a_disconnect_mid_stream_keeps_the_partial_text_and_is_not_cached(
     retry = await collect(summary_stream(part, "zh", None))
     assert retry[0]["cached"] is False
     assert retry[-1]["summary"]["content"] == SUMMARY_REPLY
-    assert len(llm.requests) == 2
+    assert len(llm.text_requests) == 2
 
 
 @pytest.mark.django_db(transaction=True)
@@ -422,7 +430,7 @@ async def test_a_failure_before_any_text_is_failed_not_interrupted(llm: FakeOpen
     assert events[-1]["type"] == "error"
     assert (events[-1]["status"], events[-1]["content"]) == ("failed", "")
     assert "500" in events[-1]["message"]
-    assert len(llm.requests) == 2
+    assert len(llm.text_requests) == 2
 
 
 @pytest.mark.django_db(transaction=True)
@@ -431,7 +439,7 @@ async def test_a_part_without_transcript_fails_cleanly(llm: FakeOpenAI) -> None:
     events = await collect(summary_stream(part, "zh", None))
     assert events[-1]["type"] == "error" and events[-1]["status"] == "failed"
     assert "字幕" in events[-1]["message"]
-    assert llm.requests == []
+    assert llm.text_requests == []
 
 
 @pytest.mark.django_db(transaction=True)
@@ -450,7 +458,7 @@ async def test_the_generation_outlives_a_reader_that_goes_away(llm: FakeOpenAI) 
         await asyncio.sleep(0.02)
     assert (summary.status, summary.content) == ("complete", SUMMARY_REPLY)
     cached = await collect(summary_stream(part, "zh", None))
-    assert cached[0]["cached"] is True and len(llm.requests) == 1
+    assert cached[0]["cached"] is True and len(llm.text_requests) == 1
 
 
 # --- A generation that died ----------------------------------------------------------------------------
@@ -460,7 +468,7 @@ async def dead_generation(part: VideoPart, *, seconds_ago: float) -> Summary:
     return await Summary.objects.acreate(
         part=part,
         language="zh",
-        prompt_version="v1",
+        prompt_version=SUMMARY_PROMPT_VERSION,
         model="fake-chat",
         status=Summary.Status.GENERATING,
         generation_id="dead",
@@ -475,7 +483,7 @@ async def test_a_stale_generation_is_taken_over_by_the_next_request(llm: FakeOpe
     await dead_generation(part, seconds_ago=600)
     events = await collect(summary_stream(part, "zh", None))
     assert text_of(events) == events[-1]["summary"]["content"] == SUMMARY_REPLY
-    assert len(llm.requests) == 1
+    assert len(llm.text_requests) == 1
 
 
 @pytest.mark.django_db(transaction=True)
@@ -490,7 +498,7 @@ async def test_a_follower_takes_over_when_the_leader_goes_silent(llm: FakeOpenAI
     types = [event["type"] for event in events]
     assert types[:2] == ["start", "token"] and "reset" in types  # the old half, then a fresh run
     assert text_of(events) == events[-1]["summary"]["content"] == SUMMARY_REPLY
-    assert len(llm.requests) == 1
+    assert len(llm.text_requests) == 1
 
 
 # --- Danmaku highlights --------------------------------------------------------------------------------
@@ -507,7 +515,7 @@ async def test_highlights_are_added_from_danmaku_not_from_the_model(llm: FakeOpe
     events = await collect(summary_stream(part, "zh", None))
 
     summary = events[-1]["summary"]
-    assert "[01:10] 42 条弹幕" in user_text(llm.requests[0].body)  # the model may mention it
+    assert "[01:10] 42 条弹幕" in user_text(llm.text_requests[0].body)  # the model may mention it
     assert summary["content"].startswith(SUMMARY_REPLY)
     assert summary["content"].endswith(
         "## 高能时刻\n- 🔥 [01:10] 42 条弹幕，约为平时的 14 倍：「前方高能」 「来了」 「哈哈」\n"

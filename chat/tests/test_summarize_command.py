@@ -31,7 +31,7 @@ async def test_offline_summary_is_printed() -> None:
     summary = await Summary.objects.aget(part__video__bvid="BV1xx411c7mD", language="zh")
     assert summary.offline is True
     assert out == f"{summary.content}\n（离线摘要 offline summary）\n"
-    assert "- 📌 [00:00] 今天我们做一道经典的红烧肉。" in out
+    assert "- 📌 [00:20] 今天我们做一道经典的红烧肉。" in out  # the second line starts at 20 s
 
 
 def test_an_unknown_part_is_part_not_found() -> None:

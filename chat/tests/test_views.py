@@ -199,7 +199,8 @@ def test_the_markdown_export_has_summary_and_transcript(logged_in: Client, part:
 
     assert response["Content-Disposition"] == 'attachment; filename="BV1xx411c7mD-p1.md"'
     text = response.content.decode()
-    assert text.startswith("# <script>window.x=1</script>红烧肉\n")  # a Markdown file, not HTML
+    assert text.startswith("---\ntitle: ")  # YAML front matter, for Obsidian and Logseq
+    assert "---\n\n# <script>window.x=1</script>红烧肉\n" in text  # a Markdown file, not HTML
     assert "## 总结\n\n### 摘要\n好吃。" in text and "- [00:20] 今天我们做一道经典的红烧肉。" in text
 
 

@@ -3,7 +3,13 @@
 // Safety: streamed text is only ever inserted as text (textContent / text nodes). When a stream
 // is done, the server-rendered, nh3-sanitized HTML of the stored result is fetched from
 // /summaries/<id>/ or /messages/<id>/ and put in place of the streamed text.
-// Seeking: anything with data-seek="SECONDS" sets the player iframe's t= parameter.
+// Seeking: anything with data-seek="SECONDS" sets the player iframe's t= parameter (the mind map's
+// nodes too: mindmap.js renders them as such links).
+// Chapters: the list beside the player comes from the summary (server-rendered, then rebuilt from
+// `section` events while a long summary streams and from the `done` event), and the chapter
+// playing now is highlighted. The Bilibili iframe reports no time events, so the time is followed
+// with a clock from the last seek (or from the first click into the player): pausing, scrubbing or
+// buffering inside the player is invisible to the page, and the highlight drifts until the next seek.
 "use strict";
 
 (function () {
@@ -30,6 +36,34 @@
     url.searchParams.set("autoplay", "1");
     player.setAttribute("src", url.toString());
     player.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    playback.start(seconds);
+  }
+
+  // The estimated playback position: seconds at the last seek plus the time since (see the top).
+  const playback = {
+    origin: null, // {seconds, at}: where the clock started, by performance.now()
+    timer: null,
+    start(seconds) {
+      this.origin = { seconds: seconds, at: performance.now() };
+      if (!this.timer) this.timer = window.setInterval(() => highlightChapter(this.seconds()), 1000);
+      highlightChapter(seconds);
+    },
+    seconds() {
+      return this.origin ? this.origin.seconds + (performance.now() - this.origin.at) / 1000 : 0;
+    },
+  };
+
+  // A click into the player (the page loses focus to the iframe) most likely starts playback.
+  window.addEventListener("blur", () => {
+    window.setTimeout(() => {
+      if (document.activeElement === byId("player") && !playback.origin) playback.start(initialSeconds());
+    }, 0);
+  });
+
+  function initialSeconds() {
+    const src = byId("player").getAttribute("src");
+    const seconds = parseInt(new URL(src, window.location.href).searchParams.get("t") || "0", 10);
+    return Number.isFinite(seconds) ? seconds : 0;
   }
 
   document.addEventListener("click", (event) => {
@@ -39,6 +73,129 @@
     const seconds = parseInt(target.getAttribute("data-seek"), 10);
     if (Number.isFinite(seconds) && seconds >= 0) seek(seconds);
   });
+
+  // --- Chapters ----------------------------------------------------------------------------
+
+  const chapterList = byId("chapters");
+  const chapterCard = byId("chapters-card");
+
+  // "mm:ss" below an hour, "h:mm:ss" from an hour on (as videos.exports.clock).
+  function clock(ms) {
+    const total = Math.max(0, Math.floor(Number(ms) / 1000) || 0);
+    const hours = Math.floor(total / 3600);
+    const minutes = Math.floor((total % 3600) / 60);
+    const pad = (value) => String(value).padStart(2, "0");
+    return (hours ? hours + ":" + pad(minutes) : pad(minutes)) + ":" + pad(total % 60);
+  }
+
+  function textElement(tag, className, text) {
+    const element = document.createElement(tag);
+    element.className = className;
+    element.textContent = String(text || "");
+    return element;
+  }
+
+  // A seek link "time title" (the same markup as templates/chat/_chapters.html).
+  function momentLink(className, startMs, title) {
+    const seconds = Math.floor((Number(startMs) || 0) / 1000);
+    const link = document.createElement("a");
+    link.className = "seek " + className;
+    link.href = "#t=" + seconds;
+    link.setAttribute("data-seek", String(seconds));
+    link.append(textElement("span", "chapter-time", clock(startMs)), " ", textElement("span", "chapter-title", title));
+    return link;
+  }
+
+  function chapterItem(chapter) {
+    const item = document.createElement("li");
+    item.className = "chapter";
+    item.dataset.startMs = String(Number(chapter.start_ms) || 0);
+    item.dataset.endMs = String(Number(chapter.end_ms) || 0);
+    item.appendChild(momentLink("chapter-link", chapter.start_ms, chapter.title));
+    if (chapter.gist) item.appendChild(textElement("p", "chapter-gist", chapter.gist));
+    return item;
+  }
+
+  function showChapters(chapters) {
+    if (!chapterList) return;
+    chapterList.replaceChildren(...chapters.map(chapterItem));
+    chapterCard.hidden = chapters.length === 0;
+    const badge = byId("chapters-source");
+    const source = chapters.length ? String(chapters[0].source || "") : "";
+    badge.textContent = source ? config.chapterSources[source] || config.structureLabels.chapterSourceModel : "";
+    badge.hidden = !source;
+    if (playback.origin) highlightChapter(playback.seconds());
+  }
+
+  function addChapter(chapter) {
+    if (!chapterList) return;
+    chapterList.appendChild(chapterItem(chapter));
+    chapterCard.hidden = false;
+  }
+
+  // Mark the chapter playing at `seconds` (aria-current) and keep it in view inside the list.
+  // Seeks are whole seconds (t= rounds a chapter's start down), so a chapter that starts within
+  // the next second already counts as playing.
+  function highlightChapter(seconds) {
+    if (!chapterList) return;
+    const ms = seconds * 1000;
+    const items = Array.from(chapterList.children);
+    const playing = items.filter((item) => Number(item.dataset.startMs) <= ms + 999 && ms < Number(item.dataset.endMs));
+    for (const item of items) {
+      const current = item === playing[playing.length - 1];
+      const link = item.querySelector("a");
+      if (current === item.classList.contains("current")) continue;
+      item.classList.toggle("current", current);
+      if (current) {
+        link.setAttribute("aria-current", "true");
+        const top = item.offsetTop - chapterList.offsetTop;
+        if (top < chapterList.scrollTop || top + item.offsetHeight > chapterList.scrollTop + chapterList.clientHeight) {
+          chapterList.scrollTop = Math.max(0, top - chapterList.clientHeight / 3);
+        }
+      } else {
+        link.removeAttribute("aria-current");
+      }
+    }
+  }
+
+  // Arrow keys, Home and End move between the chapters; Enter seeks (a link's own click).
+  if (chapterList) {
+    chapterList.addEventListener("keydown", (event) => {
+      const links = Array.from(chapterList.querySelectorAll("a.chapter-link"));
+      const at = links.indexOf(document.activeElement);
+      if (at < 0) return;
+      const moves = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: links.length - 1 };
+      if (!(event.key in moves)) return;
+      event.preventDefault();
+      links[Math.max(0, Math.min(links.length - 1, moves[event.key]))].focus();
+    });
+  }
+
+  // --- Tabs (summary / mind map) -------------------------------------------------------------
+
+  const tabs = Array.from(document.querySelectorAll('#summary-card [role="tab"]'));
+
+  function selectTab(tab, focus) {
+    for (const other of tabs) {
+      const selected = other === tab;
+      other.setAttribute("aria-selected", String(selected));
+      other.tabIndex = selected ? 0 : -1;
+      byId(other.getAttribute("aria-controls")).hidden = !selected;
+    }
+    if (focus) tab.focus();
+    document.dispatchEvent(new CustomEvent("chatbili:tab", { detail: { panel: tab.getAttribute("aria-controls") } }));
+  }
+
+  for (const tab of tabs) {
+    tab.addEventListener("click", () => selectTab(tab, false));
+    tab.addEventListener("keydown", (event) => {
+      const at = tabs.indexOf(tab);
+      const moves = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: tabs.length - 1 };
+      if (!(event.key in moves)) return;
+      event.preventDefault();
+      selectTab(tabs[(moves[event.key] + tabs.length) % tabs.length], true);
+    });
+  }
 
   const partSelect = byId("part-select");
   if (partSelect) {
@@ -118,7 +275,7 @@
       if (frame.stream && frame.stream in running) running[frame.stream] = false;
       return setBusy();
     }
-    if (frame.type === "progress") return onProgress(frame);
+    if (frame.type === "progress" && !frame.stream) return onProgress(frame); // ingestion (a summary's has a stream)
     if (frame.stream === "summary") return onSummary(frame);
     if (frame.stream === "answer") return onAnswer(frame);
     if (frame.stream === "comments") return onComments(frame);
@@ -169,7 +326,7 @@
 
   function requestSummary(kind) {
     const language = byId("summary-language").value;
-    if (send({ type: kind, language: language })) {
+    if (send({ type: kind, language: language, style: byId("summary-style").value })) {
       summaryRequested = true;
       running.summary = true;
       setBusy();
@@ -191,7 +348,11 @@
       summaryId = frame.summary_id;
       summaryElement.dataset.state = "streaming";
       summaryText = startStreamedText(summaryElement, "stream-text");
+      sectionNotes.replaceChildren();
+      sectionNotes.hidden = true;
       showStatus("summary-status", frame.offline ? labels.offline : "");
+    } else if (frame.type === "section") {
+      onSection(frame);
     } else if (frame.type === "progress") {
       const text = labels.summarizing.replace("%(done)s", frame.done).replace("%(total)s", frame.total);
       showStatus("summary-status", text);
@@ -201,8 +362,11 @@
       summaryText.data = "";
     } else if (frame.type === "done") {
       showStatus("summary-status", "");
+      sectionNotes.hidden = true;
+      showChapters(frame.summary.chapters || []);
       replaceWithFragment(summaryElement, config.summaryFragmentUrl, frame.summary.id, () => {
         summaryElement.dataset.state = "done";
+        document.dispatchEvent(new CustomEvent("chatbili:summary", { detail: { summary: frame.summary } }));
       });
       running.summary = false;
       setBusy();
@@ -216,7 +380,24 @@
     }
   }
 
+  // A long part's sections arrive in order while the map calls finish: each becomes a chapter
+  // (the first one replaces the previous summary's list) and a note above the streamed text.
+  const sectionNotes = byId("summary-sections");
+
+  function onSection(frame) {
+    if (sectionNotes.childElementCount === 0) showChapters([]);
+    addChapter(frame);
+    const note = document.createElement("li");
+    note.className = "section-note";
+    note.dataset.index = String(frame.index);
+    note.appendChild(momentLink("section-link", frame.start_ms, frame.title));
+    if (frame.gist) note.appendChild(textElement("p", "chapter-gist", frame.gist));
+    sectionNotes.appendChild(note);
+    sectionNotes.hidden = false;
+  }
+
   byId("summary-regenerate").addEventListener("click", () => requestSummary("regenerate"));
+  byId("summary-style").addEventListener("change", () => requestSummary("summary"));
   byId("summary-language").addEventListener("change", () => {
     requestSummary("summary");
     const exportLink = byId("export-markdown");
@@ -488,6 +669,7 @@
     byId("ask-button").disabled = !ready || running.answer;
     byId("summary-regenerate").disabled = !ready || running.summary;
     byId("summary-language").disabled = running.summary;
+    byId("summary-style").disabled = running.summary;
     byId("comments-button").disabled = !ready || running.comments;
     byId("new-conversation").disabled = running.answer;
   }

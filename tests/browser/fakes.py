@@ -7,6 +7,8 @@ summaries, answers and comment drafts, with raw HTML whenever the video is the X
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from tests.fakes.bilibili import FakeBilibili, FakePart, FakeSubtitle, FakeVideo, catalogue_videos
@@ -47,13 +49,16 @@ def xss_video() -> FakeVideo:
 
 
 def browser_bilibili() -> FakeBilibili:
-    return FakeBilibili(videos=[*catalogue_videos(), xss_video()])
+    return FakeBilibili(videos=[*catalogue_videos(), xss_video(), long_video()])
 
 
 def llm_reply(body: dict[str, Any]) -> str:
     system = body["messages"][0]["content"]
     prompt = "\n".join(message["content"] for message in body["messages"])
     hostile = "__xss" in prompt
+    structure = structure_reply(system, prompt)
+    if structure is not None:
+        return structure
     if "视频总结助手" in system:
         reply = SUMMARY_REPLY
         return reply + (f"\n注意：{ANSWER_PAYLOAD}\n" if hostile else "")
@@ -65,3 +70,53 @@ def llm_reply(body: dict[str, Any]) -> str:
 def browser_llm() -> FakeOpenAI:
     # Slow embeddings keep ingestion visibly in progress; a token delay makes streaming visible.
     return FakeOpenAI(reply=llm_reply, token_delay=0.03, embedding_delay=1.5)
+
+
+# --- Chapters and the sections of a long part (issue 13) --------------------------------------------
+
+LONG_BVID = "BV1As411Y7JL"  # av7770002
+LONG_CUE_SECONDS = 5
+LONG_CUE_COUNT = 400  # about 16k tokens: map-reduce in three sections
+# The last section's notes are long, so its map call streams for about this many tokens' time.
+SLOW_SECTION_TOKENS = 320
+# Short: the fake streams every token with a delay, and the chapter call comes before `done`.
+CHAPTERS_REPLY = json.dumps(
+    {"chapters": [{"start": "0:00", "title": "全片", "gist": ""}]}, separators=(",", ":"), ensure_ascii=False
+)
+_SECTION_FIRST_CUE = re.compile(r"(\[\d{1,2}:\d{2}(?::\d{2})?\])\s*第(\d+)句")
+
+
+def long_video() -> FakeVideo:
+    """A 33-minute part with one cue every 5 s, each naming its number ("第 N 句")."""
+    lines = [
+        (
+            index * LONG_CUE_SECONDS,
+            index * LONG_CUE_SECONDS + LONG_CUE_SECONDS - 0.5,
+            f"第{index + 1}句：长视频里的一段讲解，内容包括一些数字和结论，比如三加四等于七，还有别的。",
+        )
+        for index in range(LONG_CUE_COUNT)
+    ]
+    part = FakePart(
+        77700021, "长视频", LONG_CUE_COUNT * LONG_CUE_SECONDS, subtitles=[FakeSubtitle("zh-CN", "中文（中国）", lines)]
+    )
+    return FakeVideo(LONG_BVID, 7770002, "一个很长的讲座", parts=[part])
+
+
+def section_title(first_cue: int) -> str:
+    return f"从第{first_cue}句讲起"
+
+
+def structure_reply(system: str, prompt: str) -> str | None:
+    """Chapters (JSON) for short parts, and a section's title, gist and notes for long ones; the
+    section that holds the part's last cue answers with long notes, so its map call is the slow one."""
+    if "划分章节" in system:
+        return CHAPTERS_REPLY
+    if "其中一段做笔记" not in system:
+        return None
+    transcript = prompt.split("内容：", 1)[-1]
+    first = _SECTION_FIRST_CUE.search(transcript)
+    stamp, number = (first.group(1), int(first.group(2))) if first else ("[00:00]", 1)
+    notes = f"## {section_title(number)}\n> 这一段从第{number}句开始讲。\n- {stamp} 第{number}句讲了开头的数字\n"
+    if f"第{LONG_CUE_COUNT}句" in transcript:
+        notes += "- " + stamp + " " + "慢" * SLOW_SECTION_TOKENS + "\n"
+    return notes

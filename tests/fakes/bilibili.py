@@ -63,6 +63,8 @@ class FakePart:
     danmaku: list[tuple[float, str]] = field(default_factory=list)
     audio: list[FakeAudio] | None = None  # None: dash.audio is null (a video without sound)
     dead_base_url: bool = False  # the smallest stream's baseUrl fails, its backupUrl works
+    # The uploader's chapters (from s, to s, title), served as player/wbi/v2 `view_points` of type 2.
+    view_points: list[tuple[int, int, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -323,7 +325,10 @@ class FakeBilibili:
                     "login_mid": 1 if logged_in else 0,
                     "need_login_subtitle": bool(part.subtitles) and not visible,
                     "subtitle": {"allow_submit": False, "lan": "", "lan_doc": "", "subtitles": tracks},
-                    "view_points": [],
+                    "view_points": [
+                        {"type": 2, "from": start, "to": end, "content": title, "imgUrl": ""}
+                        for start, end, title in part.view_points
+                    ],
                 }
             )
         )
@@ -459,6 +464,8 @@ def audio_streams(cid: int) -> list[FakeAudio]:
 HUMAN_ZH_LINES = [(7.94, 8.96, "大家好"), (9.1, 11.5, "今天讲快板")]
 AI_ZH_LINES = [(0.5, 2.0, "大家好啊"), (2.5, 4.25, "这是自动生成的字幕")]
 EN_LINES = [(7.94, 8.96, "Hello everyone")]
+# The uploader's chapters of the video with subtitles (seconds): the only catalogue part that has any.
+UPLOADER_CHAPTERS = [(0, 8, "开场"), (8, 10, "打招呼"), (10, 486, "快板正片")]
 DANMAKU = [(1.5, "开始了"), (3.0, "前排"), (12.25, "哈哈哈"), (14.0, "哈哈哈"), (15.5, "awsl"), (490.191, "回来看")]
 
 # The documented (aid, bvid) pairs, written out so the fake does not depend on our algorithm.
@@ -502,6 +509,7 @@ def catalogue_videos() -> list[FakeVideo]:
                     FakeSubtitle("zh-CN", "中文（中国）", HUMAN_ZH_LINES),
                 ],
                 audio=audio_streams(146044693),
+                view_points=UPLOADER_CHAPTERS,
             )
         ],
     )

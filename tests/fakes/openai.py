@@ -99,6 +99,11 @@ class FakeOpenAI:
     in_flight: int = 0
     max_in_flight: int = 0
     completed_streams: int = 0  # streams that reached [DONE] (a cancelled one never does)
+    # Structured output: the reply to a request with `response_format` (text or a callable of the
+    # request JSON); None answers it with `reply` like any other.
+    json_reply: str | Callable[[dict[str, Any]], str] | None = None
+    # Per-request token delay (a callable of the request JSON), instead of `token_delay`.
+    token_delay_for: Callable[[dict[str, Any]], float] | None = None
 
     @property
     def app(self) -> Starlette:
@@ -113,6 +118,12 @@ class FakeOpenAI:
 
     def answered(self, path: str, status: int = 200) -> list[RecordedRequest]:
         return [request for request in self.requests if request.path == path and request.status == status]
+
+    @property
+    def text_requests(self) -> list[RecordedRequest]:
+        """The chat completions asked for text, leaving out those asking for structured output
+        (`response_format`: a short summary's chapters)."""
+        return [r for r in self.requests if r.path == "/v1/chat/completions" and "response_format" not in r.body]
 
     @property
     def embedded_inputs(self) -> list[str]:
@@ -197,7 +208,8 @@ class FakeOpenAI:
         if failure is not None:
             return failure
         body = recorded.body
-        text = self.reply(body) if callable(self.reply) else self.reply
+        reply = self.json_reply if self.json_reply is not None and body.get("response_format") else self.reply
+        text = reply(body) if callable(reply) else reply
         tokens = fake_tokens(text)
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
         finish_reason = "length" if limit is not None and len(tokens) > limit else "stop"
@@ -255,7 +267,7 @@ class FakeOpenAI:
             for number, token in enumerate(tokens):
                 if self.disconnect_after_tokens is not None and number >= self.disconnect_after_tokens:
                     raise FakeDisconnect(f"dropped the stream after {number} tokens")
-                await asyncio.sleep(self.token_delay)
+                await asyncio.sleep(self.token_delay if self.token_delay_for is None else self.token_delay_for(body))
                 yield chunk({"content": token})
             yield chunk({}, finish_reason)
             if usage is not None:

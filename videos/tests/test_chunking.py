@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from core.tokens import count_tokens
-from videos.chunking import chunks_for_transcript, sentences_from_cues
+from videos.chunking import chunks_for_transcript, join_lines, sentences_from_cues
 from videos.types import ChunkDraft, Cue, Transcript
 
 WORDS = (
@@ -69,8 +69,8 @@ def test_fragments_merge_into_sentences_at_punctuation() -> None:
         cue(5.6, 7.0, "它为什么快？"),
     ]
     assert sentences_from_cues(cues) == [
-        cue(0.0, 2.5, "大家好我是小明。"),
-        cue(2.6, 5.5, "今天我们聊聊量子计算机！"),
+        cue(0.0, 2.5, "大家好 我是小明。"),
+        cue(2.6, 5.5, "今天我们聊聊 量子计算机！"),
         cue(5.6, 7.0, "它为什么快？"),
     ]
 
@@ -78,7 +78,7 @@ def test_fragments_merge_into_sentences_at_punctuation() -> None:
 def test_a_pause_ends_a_sentence_without_punctuation() -> None:
     cues = [cue(0, 1, "第一句话"), cue(1.3, 2, "还没说完"), cue(3.0, 4, "这是第二句"), cue(4.1, 5, "说完了")]
     sentences = sentences_from_cues(cues, pause_ms=800)
-    assert [s.text for s in sentences] == ["第一句话还没说完", "这是第二句说完了"]
+    assert [s.text for s in sentences] == ["第一句话 还没说完", "这是第二句 说完了"]
     assert [(s.start_ms, s.end_ms) for s in sentences] == [(0, 2000), (3000, 5000)]
 
 
@@ -86,18 +86,18 @@ def test_sentence_length_is_capped_but_a_long_line_stays_whole() -> None:
     cues = [cue(index, index + 1, "一二三四五六七八九十") for index in range(10)]
     cues.append(cue(10, 20, "长" * 50))
     sentences = sentences_from_cues(cues, max_chars=25)
-    assert [len(s.text) for s in sentences] == [20] * 5 + [50]
-    assert "".join(s.text for s in sentences) == "".join(c.text for c in cues)
+    assert [len(s.text) for s in sentences] == [21] * 5 + [50]  # two lines and the space between them
+    assert "".join(s.text for s in sentences).replace(" ", "") == "".join(c.text for c in cues)
 
 
-def test_latin_fragments_are_joined_with_spaces_and_cjk_without() -> None:
+def test_lines_are_joined_with_a_space_unless_one_ends_in_cjk_punctuation() -> None:
     cues = [cue(0, 1, "Hello"), cue(1, 2, "world."), cue(2, 3, "我用"), cue(3, 4, "Python"), cue(4, 5, "写代码。")]
-    assert [s.text for s in sentences_from_cues(cues)] == ["Hello world.", "我用Python写代码。"]
+    assert [s.text for s in sentences_from_cues(cues)] == ["Hello world.", "我用 Python 写代码。"]
 
 
 def test_blank_lines_are_skipped_and_lines_trimmed() -> None:
     cues = [cue(0, 1, "  你好 "), cue(1, 1.2, "   "), cue(1.3, 2, "世界。")]
-    assert sentences_from_cues(cues) == [cue(0, 2, "你好世界。")]
+    assert sentences_from_cues(cues) == [cue(0, 2, "你好 世界。")]
 
 
 # --- Chunks of a long transcript --------------------------------------------------------------
@@ -199,7 +199,7 @@ def test_an_oversized_sentence_falls_back_to_its_real_lines() -> None:
     assert len(chunks) > 1
     assert {chunk.start_ms for chunk in chunks} <= {line.start_ms for line in lines}
     assert {chunk.end_ms for chunk in chunks} <= {line.end_ms for line in lines}
-    assert "".join(chunk.text for chunk in chunks) == "".join(line.text for line in lines)
+    assert "".join(chunk.text for chunk in chunks).replace(" ", "") == "".join(line.text for line in lines)
 
 
 def test_english_transcript_chunks_keep_spaces_between_words() -> None:
@@ -219,3 +219,15 @@ def test_empty_transcript_and_bad_limits() -> None:
         chunks_for_transcript(transcript, target_tokens=100, max_tokens=50)
     with pytest.raises(ValueError, match="overlap"):
         chunks_for_transcript(transcript, target_tokens=100, max_tokens=200, overlap_tokens=100)
+
+
+def test_cjk_lines_after_punctuation_join_without_a_space() -> None:
+    cues = [cue(0, 1, "先切肉，"), cue(1, 2, "再焯水"), cue(2, 3, "然后下锅。")]
+    assert [s.text for s in sentences_from_cues(cues)] == ["先切肉，再焯水 然后下锅。"]
+
+
+def test_join_lines_keeps_the_boundary_of_unpunctuated_lines() -> None:
+    assert (
+        join_lines(["  今天做红烧肉 ", "", "先把五花肉切块。", "Then", "stir."])
+        == "今天做红烧肉 先把五花肉切块。Then stir."
+    )

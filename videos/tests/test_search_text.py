@@ -20,7 +20,9 @@ def test_the_docstring_examples_hold() -> None:
     [
         ("量子计算", "量子 子计 计算"),
         ("猫", "猫"),
-        ("我 爱 Python3", "我 爱 python3"),
+        ("我 爱 Python3", "我爱 python3"),  # a space between Han characters is a line break, not a word break
+        ("今天做红\n烧肉", "今天 天做 做红 红烧 烧肉"),
+        ("한국 사람", "한국 사람"),  # Korean spaces are word breaks
         ("GPT-4o 模型，很快！", "gpt 4o 模型 很快"),
         ("第2集：Café", "第 2 集 café"),
         ("カタカナ 한국어", "カタ タカ カナ 한국 국어"),

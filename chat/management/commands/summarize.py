@@ -26,9 +26,12 @@ class Command(BaseCommand):
         parser.add_argument("link", help="a BV/av id or video URL of a part ingested before")
         parser.add_argument("--language", choices=["zh", "en", "auto"], default="zh")
         parser.add_argument("--regenerate", action="store_true")
+        parser.add_argument(
+            "--style", default="standard", help="brief, standard, study, qa, or custom:<template id> (any user's)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        order = SummaryOrder(options["language"], regenerate=options["regenerate"])
+        order = SummaryOrder(options["language"], regenerate=options["regenerate"], style=options["style"])
         try:
             ref = parse_video_ref(options["link"])
             error = asyncio.run(self.summarize(ref.bvid, ref.page, order))
