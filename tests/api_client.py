@@ -43,18 +43,16 @@ def api_client(token: str | None = None, *, headers: dict | None = None, **kwarg
     )
 
 
-def assert_error(response: httpx.Response, status: int, code: str | None = None) -> dict:
-    """The one error body, `{"error": {"code", "message", "details"}}`, with this status and (when
-    given) this code; returns the inner error (`code`, `message`, `details`)."""
+def assert_error(response: httpx.Response, status: int, code: str) -> dict:
+    """The one error body, `{"error": {"code", "message", "details"}}`, with this status and this
+    code; returns the inner error (`code`, `message`, `details`)."""
     assert response.status_code == status, (response.status_code, response.text[:500])
     assert response.headers["content-type"] == "application/json; charset=utf-8", response.headers["content-type"]
     body = response.json()
     assert list(body) == ["error"], body
     error = body["error"]
     assert set(error) == {"code", "message", "details"}, error
-    assert isinstance(error["code"], str) and error["code"], error
-    if code is not None:
-        assert error["code"] == code, error
+    assert error["code"] == code, error
     assert isinstance(error["message"], str) and error["message"].strip(), error
     assert isinstance(error["details"], dict), error
     return error

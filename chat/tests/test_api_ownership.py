@@ -13,12 +13,13 @@ from tests.factories import ready_part
 pytestmark = pytest.mark.django_db(transaction=True)
 MISSING = 10**12
 
-# (method, path, JSON body, stream): "{conversation}" and "{token}" are filled in.
+# (method, path, JSON body, stream, code): "{conversation}" and "{token}" are filled in.
+ASK = {"question": "hi", "conversation_id": "{conversation}"}
 ENDPOINTS = [
-    ("GET", "/conversations/{conversation}", None, False),
-    ("POST", "/videos/BV1xx411c7mD/parts/1/chat", {"question": "hi", "conversation_id": "{conversation}"}, False),
-    ("POST", "/videos/BV1xx411c7mD/parts/1/chat", {"question": "hi", "conversation_id": "{conversation}"}, True),
-    ("DELETE", "/tokens/{token}", None, False),
+    ("GET", "/conversations/{conversation}", None, False, "conversation_not_found"),
+    ("POST", "/videos/BV1xx411c7mD/parts/1/chat", ASK, False, "conversation_not_found"),
+    ("POST", "/videos/BV1xx411c7mD/parts/1/chat", ASK, True, "conversation_not_found"),
+    ("DELETE", "/tokens/{token}", None, False, "token_not_found"),
 ]
 
 
@@ -39,8 +40,8 @@ def filled(template: str | dict | None, ids: dict[str, int]) -> str | dict | Non
     return None
 
 
-@pytest.mark.parametrize(("method", "path", "body", "stream"), ENDPOINTS)
-async def test_someone_elses_is_the_same_404_as_a_missing_one(method, path, body, stream) -> None:
+@pytest.mark.parametrize(("method", "path", "body", "stream", "code"), ENDPOINTS)
+async def test_someone_elses_is_the_same_404_as_a_missing_one(method, path, body, stream, code) -> None:
     _, alice_token = await auser_with_token("alice")
     conversation, token, raw = await bobs_conversation_and_token()
 
@@ -52,7 +53,7 @@ async def test_someone_elses_is_the_same_404_as_a_missing_one(method, path, body
                 client, method, API + filled(path, ids), json=filled(body, ids), params=params
             )
             assert events == []
-            bodies.append(assert_error(response, 404))
+            bodies.append(assert_error(response, 404, code))
 
     assert bodies[0] == bodies[1]
     assert await Message.objects.filter(conversation=conversation).acount() == 1

@@ -107,5 +107,5 @@ async def test_llm_failure_is_502_and_recorded(llm: FakeOpenAI, settings: Any) -
     llm.always_fail = 500
     async with api_client(token) as client:
         response = await client.get(SUMMARY)
-    assert_error(response, 502)
+    assert_error(response, 502, "summary_failed")
     assert await UsageRecord.objects.filter(user=user, status="failed").aexists()
