@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 1
+SERVERS ?= 1
 PYTEST_ARGS ?=
 
 # The first Python >= 3.12 found: on PATH, then under pyenv (whose shims may be inactive).
@@ -16,7 +17,7 @@ PYTHON ?= $(shell for candidate in python3.12 python3.13 python3 \
 .PHONY: run test test-fast test-browser browser-deps lint format venv migrate help
 
 help:
-	@echo "make run     start the site (server + worker) on http://$(HOST):$(PORT)"
+	@echo "make run     start the site (server + worker) on http://$(HOST):$(PORT); SERVERS=N for N daphne processes"
 	@echo "make test    run the whole test suite (lint + pytest, browser tests included)"
 	@echo "make test-fast     the suite without the browser tests"
 	@echo "make test-browser  only the browser tests (installs Debian's chromium if missing)"
@@ -31,7 +32,7 @@ $(VENV)/.installed: requirements.txt
 venv: $(VENV)/.installed
 
 run: venv
-	DEBUG=$${DEBUG:-true} exec $(PY) manage.py runsite --host $(HOST) --port $(PORT) --workers $(WORKERS)
+	DEBUG=$${DEBUG:-true} exec $(PY) manage.py runsite --host $(HOST) --port $(PORT) --servers $(SERVERS) --workers $(WORKERS)
 
 migrate: venv
 	DEBUG=$${DEBUG:-true} $(PY) manage.py migrate

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "channels",
+    "channels_postgres",  # the tables of the cross-process layer (CHANNEL_LAYER=postgres)
     "ninja",
     "django_tasks_db",
     "chatbili_site",
@@ -124,13 +125,31 @@ DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", "test_chat
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channels and tasks -----------------------------------------------------------------------
+# CHANNEL_LAYER: "memory" (one process only), "postgres" (channels-postgres on the site's database,
+# LISTEN/NOTIFY: no second server) or "redis" (REDIS_URL, for production). Unset: redis when REDIS_URL
+# is set, else memory; `runsite` sets "postgres" for its processes so they hear each other.
 REDIS_URL = env.url("REDIS_URL", "", schemes=("redis", "rediss", "unix"))
-if REDIS_URL:
+CHANNEL_LAYER = env.str("CHANNEL_LAYER", "redis" if REDIS_URL else "memory")
+if CHANNEL_LAYER not in ("memory", "postgres", "redis"):
+    raise ImproperlyConfigured(f"CHANNEL_LAYER: expected memory, postgres or redis, got {CHANNEL_LAYER!r}")
+if CHANNEL_LAYER == "redis" and not REDIS_URL:
+    raise ImproperlyConfigured("CHANNEL_LAYER=redis needs REDIS_URL")
+if CHANNEL_LAYER == "redis":
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+elif CHANNEL_LAYER == "postgres":
+    _layer_database = {key: value for key, value in DATABASES["default"].items() if key != "TEST"}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "chatbili_site.db.channel_layer.EmbeddedPostgresChannelLayer",
+            "CONFIG": {**_layer_database, "PSYCOPG_OPTIONS": {"min_size": 1, "max_size": 4}},
+        }
+    }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# Warm the server processes at start (tokenizer, prompts, clients, DB pool, URLs): chatbili_site.warmup.
+WARM_START = env.bool("WARM_START", True)
 
 # --- Auth, i18n, static -----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from django.conf import settings
@@ -40,12 +42,12 @@ async def map_notes(
     a summary style may ask the notes to keep more (chat.styles)."""
     budget = int(settings.SUMMARY_SINGLE_PASS_TOKENS)
     section_tokens = int(settings.SUMMARY_SECTION_TOKENS)
-    sections = [
-        Note(group[0].start_ms, group[-1].end_ms, passages_text(group))
-        for group in budget_sections(transcript.passages, section_tokens)
-    ]
+    groups = budget_sections(transcript.passages, section_tokens)
+    # A section's text is written when its call starts, so the first call waits for its own only.
+    sections = [Note(group[0].start_ms, group[-1].end_ms, "") for group in groups]
     first_round = SectionStream(run, sections, checker)
-    notes = await _notes(run, sections, transcript.title, language, checker, style, first_round)
+    texts = [functools.partial(passages_text, group) for group in groups]
+    notes = await _notes(run, sections, transcript.title, language, checker, style, first_round, texts)
     while sum(count_tokens(note.text) for note in notes) > budget and len(notes) > 1:
         groups = budget_sections(notes, section_tokens)
         if len(groups) >= len(notes):
@@ -63,21 +65,24 @@ async def _notes(
     checker: TimestampChecker,
     style: StylePrompt | None,
     first_round: SectionStream | None = None,
+    texts: Sequence[Callable[[], str]] = (),
 ) -> list[Note]:
     """One round of notes: each section summarized with its time range, progress published.
-    The first round (`first_round`) also titles each section and hands it on in order."""
+    The first round (`first_round`) also titles each section and hands it on in order; `texts`
+    write the sections' texts (else each section's own text is used)."""
     semaphore = asyncio.Semaphore(int(settings.SUMMARY_MAP_CONCURRENCY))
     done = 0
     await run.publish({"type": "progress", "stage": "map", "done": 0, "total": len(sections)})
 
     async def note(index: int, section: Note) -> Note:
         nonlocal done
+        text = texts[index]() if texts else section.text
         prompt = load_prompt(SECTION_PROMPT, SECTION_PROMPT_VERSION) if first_round else None
         messages = (prompt or load_prompt("summary_map", SUMMARY_PROMPT_VERSION)).messages(
             title=title,
             section_range=f"{format_timestamp(section.start_ms)}–{format_timestamp(section.end_ms)}",
             language_instruction=LANGUAGE_INSTRUCTIONS[language],
-            transcript=section.text,
+            transcript=text,
         )
         messages = styled_messages(messages, style, phase="map")
         async with semaphore:
@@ -87,7 +92,7 @@ async def _notes(
         section_checker = checker.within(section.start_ms, section.end_ms)  # only this section's cues
         notes = section_checker.fix_text(stream.text).strip()
         if first_round is not None:
-            notes = await first_round.finish(index, notes, section.text, section_checker)
+            notes = await first_round.finish(index, notes, text, section_checker)
         return Note(section.start_ms, section.end_ms, notes)
 
     return await gather_or_cancel(note(index, section) for index, section in enumerate(sections))

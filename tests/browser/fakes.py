@@ -120,3 +120,59 @@ def structure_reply(system: str, prompt: str) -> str | None:
     if f"第{LONG_CUE_COUNT}句" in transcript:
         notes += "- " + stamp + " " + "慢" * SLOW_SECTION_TOKENS + "\n"
     return notes
+
+
+# --- A citation that lands on its sentence (issue 13) ---------------------------------------------
+
+PRECISE_BVID = "BV1As411Y7J5"  # av7770003
+# AI-subtitle lines (start s, end s, text): short, unpunctuated, at uneven times.
+PRECISE_LINES = [
+    (0.4, 2.9, "大家好欢迎收看"),
+    (2.9, 5.6, "今天我们来泡一壶乌龙茶"),
+    (5.9, 8.3, "先说说茶具"),
+    (8.3, 11.0, "盖碗或者紫砂壶都可以"),
+    (11.4, 13.8, "第一步是温杯"),
+    (13.8, 16.5, "用开水把杯子烫一遍"),
+    (16.9, 19.2, "这样茶香更容易出来"),
+    (19.2, 22.0, "然后投茶大概七克"),
+    (22.3, 24.8, "第一泡是洗茶"),
+    (24.8, 27.5, "水一冲进去马上倒掉"),
+    (27.9, 30.3, "接下来才是正式冲泡"),
+    (30.3, 33.1, "水温一定要到九十五度以上"),
+    (33.5, 36.0, "乌龙茶喜欢高温"),
+    (36.0, 38.7, "水温低了香气出不来"),
+    (39.1, 41.6, "第一泡只要十秒就出汤"),
+    (41.6, 44.4, "以后每泡多加五秒"),
+    (44.8, 47.1, "出汤要快要干净"),
+    (47.1, 49.9, "不然茶汤会发苦"),
+    (50.3, 52.6, "一泡好茶能泡七八次"),
+    (52.6, 55.4, "每一泡的味道都不一样"),
+    (55.8, 58.1, "前几泡香气最足"),
+    (58.1, 60.9, "后面几泡回甘更明显"),
+    (61.3, 63.7, "最后说说怎么存茶"),
+    (63.7, 66.5, "一定要密封避光防潮"),
+    (66.9, 69.2, "放冰箱的话要单独放"),
+    (69.2, 72.0, "不然会串味"),
+    (72.4, 74.8, "好了今天就到这里"),
+    (74.8, 77.5, "喜欢的话点个关注吧"),
+]
+# The answer quotes this line and cites the time leading the prompt line that holds it.
+PRECISE_QUOTE = "水温一定要到九十五度以上"
+
+
+def precise_video() -> FakeVideo:
+    part = FakePart(77700031, "泡乌龙茶", 78, subtitles=[FakeSubtitle("zh-CN", "中文（中国）", PRECISE_LINES)])
+    return FakeVideo(PRECISE_BVID, 7770003, "三分钟学会泡乌龙茶", parts=[part])
+
+
+def precise_answer(body: dict[str, Any]) -> str | None:
+    """The answer to a question about the tea video: it quotes PRECISE_QUOTE and cites the time of
+    the excerpt line that holds it, as a careful model does; None for any other request."""
+    prompt = body["messages"][-1]["content"]
+    if "视频问答助手" not in body["messages"][0]["content"] or "三分钟学会泡乌龙茶" not in prompt:
+        return None
+    line = next((line for line in prompt.splitlines() if PRECISE_QUOTE in line), None)
+    stamp = re.match(r"\[[\d:]+\]", line) if line else None
+    if stamp is None:
+        return "片段里没有找到这句话。"
+    return f"视频里说{PRECISE_QUOTE}{stamp.group(0)}，因为乌龙茶喜欢高温。"

@@ -230,7 +230,9 @@ def test_errors_a_user_causes_show_in_the_page(impatient: User, page: Page, site
     log_in(page, site, impatient.username)
     page.fill("#link", "https://space.bilibili.com/2")
     page.click("#link-form button[type=submit]")
-    expect(page.locator("#link-error")).to_have_text("无法识别的哔哩哔哩视频链接")
+    expect(page.locator("#link-error")).to_have_text(
+        "无法识别的哔哩哔哩视频链接：请粘贴视频页地址、b23.tv 短链接或 BV/av 号"
+    )
     page.fill("#link", "BV1L9Uoa9EUx")
     page.click("#link-form button[type=submit]")
     expect(page.locator("#link-error")).to_contain_text("稿件不可见")
