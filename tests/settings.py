@@ -23,6 +23,9 @@ os.environ.update(
         "BILIBILI_SHORTLINK_BASE": CLOSED_PORT_URL,
         "BCUT_API_BASE": CLOSED_PORT_URL,
         "REDIS_URL": "",
+        # Importing the ASGI module in a test process (daphne may be imported already) must not warm
+        # it: that opens the database pool before pytest-django points it at the test database.
+        "WARM_START": "false",
     }
 )
 for proxy_variable in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
