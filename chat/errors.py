@@ -2,7 +2,7 @@
 
     raise AppError(CONVERSATION_NOT_FOUND)
     raise AppError(QUOTA_EXCEEDED, retry_after=30, details={"limit": "requests_per_minute"},
-                   limit_name="requests_per_minute", limit=20)
+                   limit_name="requests_per_minute", limit=20, reason={"zh": "...", "en": "..."})
 
 Codes are documented (README, API) and kept stable. A code is declared once: `bad_request` and
 `internal_error` are core's kinds, `part_not_ready` and `legacy_error` (old rows' text) are
@@ -47,11 +47,12 @@ EMPTY_QUESTION = error_kind("empty_question", "问题不能为空", "The questio
 BAD_TONE = error_kind("bad_tone", "不支持的语气：{tone}", "Unknown tone {tone!r} (use {tones})", status=422)
 BAD_LANGUAGE = error_kind("bad_language", "不支持的语言：{language}", "Unknown language {language!r}", status=422)
 BUSY = error_kind("busy", "上一个请求还在进行中", "The previous request is still running", status=409)
-# params: limit_name ("daily_tokens" | "requests_per_minute"), limit (the number); retry_after on the error.
+# params: limit_name ("daily_tokens" | "requests_per_minute"), limit (the number), reason ({"zh", "en"}: the
+# sentence for that limit, chat.quotas.QUOTA_REASONS); retry_after on the error.
 QUOTA_EXCEEDED = error_kind(
     "quota_exceeded",
-    "已达到使用上限（{limit_name}：{limit}），请稍后再试",
-    "Usage limit reached ({limit_name}: {limit}); please try again later",
+    "{reason}",
+    "{reason}",
     status=429,
 )
 

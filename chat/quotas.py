@@ -96,7 +96,20 @@ def _exceeded(limit_name: str, limit: int, retry_at: datetime, now: datetime) ->
         details={"limit": limit_name},
         limit_name=limit_name,
         limit=limit,
+        reason=QUOTA_REASONS[limit_name](limit),
     )
+
+
+QUOTA_REASONS = {
+    "daily_tokens": lambda limit: {
+        "zh": f"今日的 {limit} 个 token 额度已用完",
+        "en": f"Daily budget of {limit} LLM tokens used up",
+    },
+    "requests_per_minute": lambda limit: {
+        "zh": f"请求过于频繁：每分钟最多 {limit} 次",
+        "en": f"Too many requests: at most {limit} per minute",
+    },
+}
 
 
 def quota_check(user: Any) -> None:

@@ -57,8 +57,17 @@ class _KeepMissing(dict):
 
 
 def render_message(kind: ErrorKind, params: dict[str, Any], language: str | None = None) -> str:
-    template = kind.en if language_of(language) == "en" else kind.zh
-    return string.Formatter().vformat(template, (), _KeepMissing(params))
+    """The kind's template in `language`; a param given as `{"zh": ..., "en": ...}` is localized too."""
+    chosen = language_of(language)
+    template = kind.en if chosen == "en" else kind.zh
+    values = {name: _localized(value, chosen) for name, value in params.items()}
+    return string.Formatter().vformat(template, (), _KeepMissing(values))
+
+
+def _localized(value: Any, language: str) -> Any:
+    if isinstance(value, dict) and set(value) == {"zh", "en"}:
+        return value[language]
+    return value
 
 
 class AppError(Exception):

@@ -78,7 +78,8 @@ def test_daily_budget_used_up_until_local_midnight(alice, settings):
         429,
         {"limit": "daily_tokens"},
     )
-    assert caught.value.params == {"limit_name": "daily_tokens", "limit": 1000}
+    assert (caught.value.params["limit_name"], caught.value.params["limit"]) == ("daily_tokens", 1000)
+    assert caught.value.message("zh") == "今日的 1000 个 token 额度已用完"
     _, midnight = day_bounds(timezone.now())
     expected = (midnight - timezone.now()).total_seconds()
     assert abs(caught.value.retry_after - expected) <= 2
@@ -104,7 +105,8 @@ def test_requests_per_minute_with_retry_after_from_the_oldest(alice, settings):
         quota_check(alice)
 
     assert (caught.value.code, caught.value.details) == ("quota_exceeded", {"limit": "requests_per_minute"})
-    assert caught.value.message("en") == "Usage limit reached (requests_per_minute: 3); please try again later"
+    assert caught.value.message("en") == "Too many requests: at most 3 per minute"
+    assert caught.value.message("zh") == "请求过于频繁：每分钟最多 3 次"
     assert 9 <= caught.value.retry_after <= 11
 
 
