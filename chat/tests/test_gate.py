@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import io
 
 import pytest
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
-from django.core.management import CommandError, call_command
-from django.db import connections
+from django.core.management import CommandError
 
 from chat.gate import AnswerOrder, CommentsOrder, SummaryOrder, generation_open
 from chat.models import Conversation, QuotaReservation, Summary
 from chat.routing import websocket_urlpatterns
 from core.errors import AppError
 from tests.api_client import API, api_client, assert_error, auser_with_token
+from tests.commands import run_command
 from tests.factories import ready_part
 from videos.models import VideoPart
 
@@ -24,12 +23,7 @@ BVID = "BV1xx411c7mD"
 
 
 def summarize(*args: str) -> str:
-    out = io.StringIO()
-    try:
-        call_command("summarize", *args, stdout=out)
-    finally:
-        connections.close_all()
-    return out.getvalue()
+    return run_command("summarize", *args)
 
 
 async def socket_error(user: object, frame: dict) -> dict:

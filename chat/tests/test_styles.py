@@ -4,7 +4,6 @@ point (gate, API JSON and SSE, websocket, `manage.py summarize`); an unknown sty
 from __future__ import annotations
 
 import asyncio
-import io
 from typing import Any
 
 import pytest
@@ -12,8 +11,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
-from django.core.management import CommandError, call_command
-from django.db import connections
+from django.core.management import CommandError
 from django.test import Client
 
 from chat.gate import SummaryOrder, generation_open
@@ -24,6 +22,7 @@ from chat.summaries import summary_stream
 from chat.summary_keys import summary_key
 from core.errors import AppError
 from tests.api_client import API, api_client, assert_error, auser_with_token, sse_request
+from tests.commands import run_command
 from tests.factories import ready_part
 from tests.fakes.openai import FakeOpenAI
 
@@ -159,12 +158,7 @@ async def test_the_websocket_takes_a_style(llm: FakeOpenAI) -> None:
 
 
 def run_summarize(*args: str) -> str:
-    out = io.StringIO()
-    try:
-        call_command("summarize", *args, stdout=out)
-    finally:
-        connections.close_all()
-    return out.getvalue()
+    return run_command("summarize", *args)
 
 
 async def test_the_summarize_command_takes_a_style(llm: FakeOpenAI) -> None:

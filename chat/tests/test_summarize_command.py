@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import io
 
 import pytest
-from django.core.management import CommandError, call_command
-from django.db import connections
+from django.core.management import CommandError
 
 from chat.models import Summary
+from tests.commands import run_command
 from tests.factories import ready_part
 from videos.models import VideoPart
 
@@ -17,12 +16,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def run(*args: str) -> str:
-    out = io.StringIO()
-    try:
-        call_command("summarize", *args, stdout=out)
-    finally:
-        connections.close_all()
-    return out.getvalue()
+    return run_command("summarize", *args)
 
 
 async def test_offline_summary_is_printed() -> None:
