@@ -7,10 +7,9 @@
 
 The SDK builds, authenticates and sends the request; the streamed body is read raw
 (`sse_payloads`, parsed with jiter), without an SDK model object per chunk, and what one network
-read brings comes out as one delta. The client comes from `core.http.openai_client()` (base URL,
-key, timeout, OUTBOUND_PROXY through the SDK's own `http_client`), one per call; a caller that
-makes several calls in a row (a map-reduce summary) may pass one it opened itself as `client=`
-and close it after.
+read brings comes out as one delta. The client is the event loop's kept-alive one
+(`core.http.shared_openai_client()`: base URL, key, timeout, OUTBOUND_PROXY through the SDK's own
+`http_client`); a caller may pass one it opened itself as `client=` and close it after.
 429, 408/409, 5xx, timeouts and connection errors are retried (core.http.with_retries, with
 LLM_RETRY_ATTEMPTS and the server's Retry-After), but only before the first token: once text
 has been handed out, a failure raises `LLMError` (code llm_failed) carrying the partial text
@@ -41,7 +40,7 @@ from chat.errors import LLM_FAILED
 from chat.models import UsageRecord
 from chat.services.usage import LLMUsage, usage_record_create
 from core.errors import AppError
-from core.http import RetryPolicy, openai_client, retry_after_seconds, with_retries
+from core.http import RetryPolicy, retry_after_seconds, shared_openai_client, with_retries
 from core.tokens import count_tokens
 
 logger = logging.getLogger(__name__)
@@ -157,25 +156,24 @@ class ChatStream:
 
     async def _stream_with_retries(self) -> AsyncIterator[str]:
         """The deltas of one call; a failure before the first text is tried again, one after is not."""
-        async with contextlib.AsyncExitStack() as stack:
-            client = self.client or await stack.enter_async_context(openai_client())
-            response, batches, first = await with_retries(
-                lambda: self._open(client),
-                policy=_retry_policy(),
-                is_retryable=_worth_retrying,
-                server_delay=lambda exc: getattr(exc, "server_delay", None),
-                what="LLM call",
-            )
-            try:
-                if first:
-                    yield first
-                with self._as_llm_error():
-                    async for payloads in batches:
-                        if delta := self._take(payloads):
-                            yield delta
-            finally:
-                await batches.aclose()
-                await response.close()
+        client = self.client or shared_openai_client()
+        response, batches, first = await with_retries(
+            lambda: self._open(client),
+            policy=_retry_policy(),
+            is_retryable=_worth_retrying,
+            server_delay=lambda exc: getattr(exc, "server_delay", None),
+            what="LLM call",
+        )
+        try:
+            if first:
+                yield first
+            with self._as_llm_error():
+                async for payloads in batches:
+                    if delta := self._take(payloads):
+                        yield delta
+        finally:
+            await batches.aclose()
+            await response.close()
 
     async def _open(self, client: openai.AsyncOpenAI) -> tuple[Any, AsyncGenerator[list[bytes]], str]:
         """Start one attempt and read up to its first text, so that a failure before it can be retried.

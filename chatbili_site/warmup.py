@@ -3,12 +3,15 @@
 `warm_process()` runs when the ASGI module is imported (daphne imports it before it accepts a
 connection): the tokenizer, the prompt templates, the TLS context and an OpenAI client (the SDK
 imports its resources lazily), the database pool, the URL resolver, the markdown renderer and
-the chat modules. `warm_channel_layer()` runs first thing on the server's event loop: a
-cross-process layer opens its connections and starts listening there.
+the chat modules; then everything loaded so far is moved out of the garbage collector's sight
+(`gc.freeze`), so collections during requests only walk what requests make. `warm_loop()` runs
+first thing on the server's event loop: the loop's kept-alive OpenAI client is made, and a
+cross-process channel layer opens its connections and starts listening there.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 import uuid
@@ -92,13 +95,18 @@ def warm_process() -> dict[str, float]:
             logger.warning("warm-up step %s failed", step.__name__, exc_info=True)
         timings[step.__name__.lstrip("_")] = (time.perf_counter() - started) * 1000
     logger.info("warm start: %s", ", ".join(f"{name} {ms:.0f} ms" for name, ms in timings.items()))
+    gc.freeze()
     return timings
 
 
-async def warm_channel_layer() -> None:
-    """Send one message to a new channel of this process and receive it: connections and listener open."""
+async def warm_loop() -> None:
+    """The loop's OpenAI client; one message sent to a new channel of this process and received
+    (a cross-process layer's connections and listener open)."""
     from channels.layers import get_channel_layer
 
+    from core.http import shared_openai_client
+
+    shared_openai_client()
     layer = get_channel_layer()
     if layer is None:
         return
@@ -111,12 +119,12 @@ async def warm_channel_layer() -> None:
 
 
 def schedule_on_daphne_loop() -> bool:
-    """Queue `warm_channel_layer` on daphne's event loop (it runs once the server starts)."""
+    """Queue `warm_loop` on daphne's event loop (it runs once the server starts)."""
     import sys
 
     server_module = sys.modules.get("daphne.server")
     if server_module is None:
         return False
     loop = server_module.twisted_loop
-    loop.call_soon(lambda: loop.create_task(warm_channel_layer()))
+    loop.call_soon(lambda: loop.create_task(warm_loop()))
     return True

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cache
@@ -59,6 +60,27 @@ def openai_client(*, timeout: float | None = None, max_retries: int = 0) -> open
         max_retries=max_retries,
         http_client=http_client,
     )
+
+
+_loop_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple, openai.AsyncOpenAI]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def shared_openai_client() -> openai.AsyncOpenAI:
+    """The kept-alive client of the running event loop for the current settings (never close it).
+
+    A server process answers many short calls on one loop: sharing a client keeps its connections
+    to the endpoint open and skips building a client per call. A new loop (a task, a test) or
+    changed settings get a client of their own.
+    """
+    loop = asyncio.get_running_loop()
+    key = (settings.OPENAI_BASE_URL, settings.OPENAI_API_KEY, settings.OUTBOUND_PROXY, settings.LLM_TIMEOUT_SECONDS)
+    clients = _loop_clients.setdefault(loop, {})
+    client = clients.get(key)
+    if client is None or client.is_closed():
+        client = clients[key] = openai_client()
+    return client
 
 
 def retry_after_seconds(headers: object) -> float | None:

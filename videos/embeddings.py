@@ -35,7 +35,7 @@ from django.conf import settings
 
 from core.concurrency import gather_or_cancel
 from core.errors import AppError
-from core.http import RetryPolicy, openai_client, retry_after_seconds, with_retries
+from core.http import RetryPolicy, retry_after_seconds, shared_openai_client, with_retries
 from core.tokens import count_tokens, prefix_within_tokens
 from videos.errors import EMBEDDING_DIMENSIONS_MISMATCH, EMBEDDING_FAILED, EMBEDDING_REJECTED
 from videos.models import EMBEDDING_COLUMN_DIMENSIONS
@@ -154,8 +154,8 @@ async def _embed_with_api(texts: list[str], on_progress: ProgressCallback | None
         done += len(batch)
         await _report(on_progress, done, len(inputs))
 
-    async with openai_client() as client:  # one per call: a client is bound to its event loop
-        await gather_or_cancel([run(client, batch) for batch in batches])
+    client = shared_openai_client()  # the loop's kept-alive client
+    await gather_or_cancel([run(client, batch) for batch in batches])
     return vectors
 
 
