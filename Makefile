@@ -7,6 +7,8 @@ PORT ?= 8000
 WORKERS ?= 1
 SERVERS ?= 1
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist; each module runs whole in one of them). 0 runs the suite in this process.
+TEST_PROCESSES ?= 2
 
 # The first Python >= 3.12 found: on PATH, then under pyenv (whose shims may be inactive).
 PYTHON ?= $(shell for candidate in python3.12 python3.13 python3 \
@@ -38,10 +40,10 @@ migrate: venv
 	DEBUG=$${DEBUG:-true} $(PY) manage.py migrate
 
 test: venv lint browser-deps
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
 
 test-fast: venv lint
-	$(PY) -m pytest -m "not browser" $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_PROCESSES) --dist loadfile -m "not browser" $(PYTEST_ARGS)
 
 test-browser: venv browser-deps
 	$(PY) -m pytest -m browser $(PYTEST_ARGS)
