@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import connections
+from django.utils import translation
 
 from tests.fakes.bcut import FakeBcut
 from tests.fakes.bilibili import FakeBilibili, audio_streams, catalogue_videos
@@ -44,6 +45,15 @@ def fake_server(settings: Any) -> Iterator[Callable[..., LocalServer]]:
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """A page request leaves its language active in the thread (LocaleMiddleware never resets it):
+    each test starts from the default, whichever test ran before it in this process."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
