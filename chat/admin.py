@@ -11,9 +11,10 @@ from asgiref.sync import async_to_sync
 from django.contrib import admin, messages
 from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from chat.budget import site_spend_today
 from chat.gate import SummaryOrder, generation_open
 from chat.models import (
     ApiToken,
@@ -234,6 +235,11 @@ class UsageRecordAdmin(ReadOnlyAdmin):
     list_filter = ["purpose", "status", "model", "tokens_estimated"]
     search_fields = ["user__username", "model"]
     date_hierarchy = "created_at"
+    change_list_template = "admin/chat/usagerecord/change_list.html"
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        """Above the list: what the whole site spent today against its daily budget (chat.budget)."""
+        return super().changelist_view(request, {**(extra_context or {}), "site_spend": site_spend_today()})
 
 
 # --- access -----------------------------------------------------------------------------------------

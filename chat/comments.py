@@ -8,6 +8,9 @@ Events:
 - {"type": "start", "tone", "offline", "model"}
 - {"type": "progress", "stage": "summary"}  when the summary has to be made first
 - {"type": "token", "text": "…"}  the drafts as numbered lines, timestamps checked
+Moments are written the way Bilibili comments write them, a plain `mm:ss` (Bilibili makes it a
+seek link): the model cites `[mm:ss]` so the times can be checked against the transcript, and
+`bilibili_moments` takes the brackets off before anything leaves this module.
 - {"type": "done", "drafts": [str, str, str], "comment_set": CommentDraftSet.to_dict()}
 - {"type": "error", "code", "message", "status": "failed"|"interrupted", "content": partial text}
 Without an API key the drafts come from the highlights and key sentences (chat.offline).
@@ -32,7 +35,7 @@ from chat.selectors import asummary_current, part_transcript
 from chat.services.comments import comment_draft_set_create
 from chat.summaries import summary_stream
 from chat.summaries.planning import LANGUAGE_INSTRUCTIONS
-from chat.timestamps import StreamingTimestampFixer, TimestampChecker
+from chat.timestamps import TIMESTAMP_PATTERN, StreamingTimestampFixer, TimestampChecker
 from core.errors import AppError
 
 COMMENTS_PROMPT_VERSION = "v1"
@@ -54,6 +57,11 @@ def normalize_tone(tone: str) -> str:
     if name not in TONES:
         raise AppError(BAD_TONE, tone=tone, tones=", ".join(TONES))
     return name
+
+
+def bilibili_moments(text: str) -> str:
+    """Our `[mm:ss]` (or `【mm:ss】`) markers as Bilibili comments write a moment: plain `mm:ss`."""
+    return TIMESTAMP_PATTERN.sub(lambda match: match.group("start"), text)
 
 
 def drafts_from_text(text: str) -> list[str]:
@@ -85,7 +93,7 @@ async def comment_drafts_stream(
         assert summary is not None
     highlights = [Highlight.from_dict(item) for item in summary.highlights]
     if offline:
-        drafts = await _offline_drafts(part_id, tone, summary, highlights)
+        drafts = [bilibili_moments(draft) for draft in await _offline_drafts(part_id, tone, summary, highlights)]
         yield {"type": "token", "text": _numbered(drafts)}
         yield await _done(part_id, user, summary, tone, drafts, model=OFFLINE_MODEL, offline=True)
         return
@@ -123,16 +131,16 @@ async def _llm_drafts(
     text = ""
     try:
         async for delta in stream:
-            fixed = fixer.feed(delta)
+            fixed = bilibili_moments(fixer.feed(delta))
             text += fixed
             if fixed:
                 yield {"type": "token", "text": fixed}
     except LLMError as exc:
-        partial = text + fixer.flush()
+        partial = text + bilibili_moments(fixer.flush())
         status = "interrupted" if exc.interrupted else "failed"
         yield {"type": "error", "code": exc.code, "message": exc.message(), "status": status, "content": partial}
         return
-    rest = fixer.flush()
+    rest = bilibili_moments(fixer.flush())
     if rest:
         yield {"type": "token", "text": rest}
     usage = stream.usage

@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import weakref
 from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext
@@ -44,6 +45,7 @@ from django.utils.translation.trans_real import parse_accept_lang_header
 from chat.errors import BAD_REQUEST, BUSY, INTERNAL_ERROR
 from chat.gate import GateStream, generation_open
 from chat.schemas import order_from_frame
+from core import metrics
 from core.errors import AppError, language_of
 from videos.models import VideoPart
 from videos.progress import video_group_name
@@ -63,6 +65,9 @@ DJANGO_LANGUAGE = {"zh": "zh-hans", "en": "en"}
 # answer ~8%, but raised the p99 added gap by ~70 ms, past the 50 ms target (issue 12).
 TOKEN_FRAME_WINDOW_SECONDS = 0.0
 TOKEN_KEYS = {"type", "text"}
+# The streams running on this process's sockets: a server stopping gracefully waits for them
+# (chatbili_site.supervisor_daphne), then cancels them, which saves them as interrupted.
+RUNNING_STREAMS: weakref.WeakSet[asyncio.Task] = weakref.WeakSet()
 
 
 def socket_language(scope: dict) -> str:
@@ -194,6 +199,7 @@ class VideoPartConsumer(AsyncJsonWebsocketConsumer):
             await self.send_error(exc, stream=stream)
             return
         self.tasks[stream] = asyncio.create_task(self.forward(stream, events))
+        RUNNING_STREAMS.add(self.tasks[stream])
 
     def running(self, stream: str) -> bool:
         task = self.tasks.get(stream)
@@ -214,23 +220,29 @@ class VideoPartConsumer(AsyncJsonWebsocketConsumer):
         """Send the stream's events as frames (rendered in the socket's language: see __call__);
         text tokens through `TokenFrames`, everything else at once, after the tokens before it."""
         tokens = TokenFrames(self, stream)
+        timer, outcome = metrics.StreamTimer(stream), "cancelled"  # chatbili_websocket_stream_* (issue 15)
         try:
             async for event in events:
                 if event["type"] == "token" and event.keys() == TOKEN_KEYS:
+                    timer.first_token()
                     await tokens.add(event["text"])
                 else:
                     await tokens.flush()
                     await self.send_json({**event, "stream": stream})
+            outcome = "done"
         except AppError as exc:
+            outcome = "error"
             await tokens.flush()
             await self.send_error(exc, stream=stream)
         except asyncio.CancelledError:
             raise
         except Exception:
+            outcome = "error"
             logger.exception("the %s stream failed", stream)
             await tokens.flush()
             await self.send_error(AppError(INTERNAL_ERROR), stream=stream)
         finally:
+            timer.end(outcome)
             await tokens.flush()  # a cancelled stream's last tokens, before its acknowledgement
             await events.aclose()
             await aclose_old_connections()

@@ -46,7 +46,14 @@ from videos.types import Cue
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["answer_messages", "answer_stream", "citations_in", "conversation_get_for_user", "history_within_budget"]
+__all__ = [
+    "AnswerRun",
+    "answer_messages",
+    "answer_stream",
+    "citations_in",
+    "conversation_get_for_user",
+    "history_within_budget",
+]
 
 ANSWER_PROMPT_VERSION = "v2"
 OFFLINE_QUOTES = 3
@@ -180,14 +187,18 @@ async def answer_stream(
     if not part.is_ready:
         raise AppError(PART_NOT_READY)
     start = await sync_to_async(answer_begin)(user=user, part=part, question=question, conversation_id=conversation_id)
-    answer = _Answer(start, user=user, part=part, language=language)
+    answer = AnswerRun(start, user=user, part=part, language=language)
     yield {"type": "start", "conversation_id": start.conversation.pk, "message_id": start.answer.pk}
     async for event in answer.run():
         yield event
 
 
-class _Answer:
-    def __init__(self, start: AnswerStart, *, user: Any, part: VideoPart, language: str) -> None:
+class AnswerRun:
+    """One answer being made: retrieve, prompt, stream with checked timestamps, save. The retrieval,
+    prompt, timestamp fixing, citations and offline text are methods, so a cross-video answer
+    (chat.library_chat) changes only those."""
+
+    def __init__(self, start: AnswerStart, *, user: Any, part: VideoPart | None, language: str) -> None:
         self.start = start
         self.user = user
         self.part = part
@@ -196,7 +207,7 @@ class _Answer:
 
     async def run(self) -> AsyncIterator[dict]:
         try:
-            chunks = await retrieve_chunks(self.part.pk, self.start.question.content)
+            chunks = await self.retrieve()
             if llm_available():
                 async for event in self._generate(chunks):
                     yield event
@@ -215,10 +226,8 @@ class _Answer:
     async def _generate(self, chunks: list[RetrievedChunk]) -> AsyncIterator[dict]:
         earlier = await self._earlier_messages()
         history, _ = history_within_budget(earlier, settings.CHAT_HISTORY_TOKENS)
-        messages = answer_messages(
-            part=self.part, question=self.start.question.content, chunks=chunks, history=history, language=self.language
-        )
-        fixer = StreamingTimestampFixer(excerpts_checker(chunks))
+        messages = self.prompt(chunks, history)
+        fixer = self.timestamp_fixer(chunks)
         self.stream = ChatStream(messages, purpose=UsageRecord.Purpose.CHAT, user=self.user)
         await aclose_old_connections()
         async for delta in self.stream:
@@ -233,14 +242,14 @@ class _Answer:
             yield event
 
     async def _offline(self, chunks: list[RetrievedChunk]) -> AsyncIterator[dict]:
-        self.text = offline_answer(chunks)
+        self.text = self.offline_text(chunks)
         for line in self.text.splitlines(keepends=True):
             yield {"type": "token", "text": line}
         async for event in self._complete(chunks, 0, 0, offline=True):
             yield event
 
     async def _complete(self, chunks: list[RetrievedChunk], prompt: int, completion: int, *, offline: bool):
-        citations = citations_in(self.text, chunks)
+        citations = await self.citations(chunks)
         await sync_to_async(answer_finish)(
             message_id=self.start.answer.pk,
             content=self.text,
@@ -259,6 +268,26 @@ class _Answer:
             "usage": {"prompt_tokens": prompt, "completion_tokens": completion},
             "offline": offline,
         }
+
+    async def retrieve(self) -> list[RetrievedChunk]:
+        assert self.part is not None
+        return await retrieve_chunks(self.part.pk, self.start.question.content)
+
+    def prompt(self, chunks: list[RetrievedChunk], history: list[dict[str, str]]) -> list[dict[str, str]]:
+        assert self.part is not None
+        question = self.start.question.content
+        return answer_messages(
+            part=self.part, question=question, chunks=chunks, history=history, language=self.language
+        )
+
+    def timestamp_fixer(self, chunks: list[RetrievedChunk]) -> StreamingTimestampFixer:
+        return StreamingTimestampFixer(excerpts_checker(chunks))
+
+    async def citations(self, chunks: list[RetrievedChunk]) -> list[dict]:
+        return citations_in(self.text, chunks)
+
+    def offline_text(self, chunks: list[RetrievedChunk]) -> str:
+        return offline_answer(chunks)
 
     async def _earlier_messages(self) -> list[Message]:
         conversation = self.start.conversation

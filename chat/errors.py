@@ -125,3 +125,26 @@ SUMMARY_NOT_FOUND = error_kind(
 SUMMARY_IN_PROGRESS = error_kind(
     "summary_in_progress", "摘要正在生成，请稍候", "The summary is still being made", status=409
 )
+
+# --- the library: cross-video chat and series summaries (chat.library_chat, chat.series) ------------
+LIBRARY_EMPTY = error_kind(
+    "library_empty",
+    "这里还没有处理好的视频，请等视频处理完成后再试",
+    "Nothing here is ready yet; try again when the videos are processed",
+    status=409,
+)
+SERIES_NO_SUMMARIES = error_kind(
+    "series_no_summaries",
+    "合集里的视频还没有摘要，请先生成各个视频的摘要",
+    "None of the collection's videos has a summary yet; summarise the videos first",
+    status=409,
+)
+
+# --- the site's daily LLM budget (chat.budget), appended with it ----------------------------------
+# params: none; retry_after: seconds until local midnight; details.limit "tokens" or "cost"
+SITE_BUDGET_EXHAUSTED = error_kind(
+    "site_budget_exhausted",
+    "本站今天的 AI 预算已用完，明天再来吧（已有的摘要和字幕仍可查看）",
+    "The site's AI budget for today is used up: come back tomorrow (existing summaries and transcripts still work)",
+    status=503,
+)

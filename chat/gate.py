@@ -12,6 +12,8 @@ regenerate action all call `generation_open`, so the same bad input gets the sam
 2. the part is ready: AppError part_not_ready (409, details stage and percent) or ingest_failed (409);
 3. quota: AppError quota_exceeded (429, retry_after). The current cached summary is free
    (chat.selectors.summary_current), as is everything without a user (the CLI);
+3b. the site's daily budget (chat.budget): AppError site_budget_exhausted (503, retry_after until
+   midnight) for anything that would call the LLM; free orders and offline mode pass;
 4. reserve (unless offline: no LLM call to count): a QuotaReservation row, written with the
    quota check under a per-user lock, so a burst of simultaneous requests cannot all pass a
    per-minute limit (chat.services.quotas);
@@ -31,15 +33,19 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
+from chat.budget import site_budget_check
 from chat.comments import comment_drafts_stream
 from chat.conversations import answer_stream
+from chat.library_chat import library_answer_stream, library_scope_open
 from chat.llm import llm_available
 from chat.models import UsageRecord
 from chat.quotas import quota_check
 from chat.selectors import summary_current
+from chat.series import series_plan, series_stream
 from chat.services.quotas import quota_release, quota_reserve
 from chat.styles import style_key
 from chat.summaries import summary_stream
+from core import metrics
 from videos.models import VideoPart
 from videos.selectors import apart_get_or_404, part_require_ready
 
@@ -67,13 +73,34 @@ class CommentsOrder:
     purpose = UsageRecord.Purpose.COMMENTS
 
 
+@dataclass(frozen=True)
+class LibraryAnswerOrder:
+    """A question across a collection's videos (collection_id) or the whole library (None)."""
+
+    question: str
+    collection_id: int | None = None
+    conversation_id: int | None = None
+    language: str = "auto"
+    purpose = UsageRecord.Purpose.CHAT
+
+
+@dataclass(frozen=True)
+class SeriesSummaryOrder:
+    """The overview of a collection from its videos' summaries (chat.series)."""
+
+    collection_id: int
+    language: str = "zh"
+    regenerate: bool = False
+    purpose = UsageRecord.Purpose.SUMMARY
+
+
 Order = SummaryOrder | AnswerOrder | CommentsOrder
 
 
 class GateStream:
     """The admitted generation's events. Ending, failing or closing it releases its reservation."""
 
-    def __init__(self, events: AsyncGenerator[dict], *, part: VideoPart, reservation_id: int | None) -> None:
+    def __init__(self, events: AsyncGenerator[dict], *, part: VideoPart | None, reservation_id: int | None) -> None:
         self.part = part
         self._events = events
         self._reservation_id = reservation_id
@@ -107,7 +134,30 @@ async def generation_open(*, user: Any, bvid: str, page: int, order: Order) -> G
     return GateStream(_events(order, part, user), part=part, reservation_id=reservation_id)
 
 
-def _admit(*, user: Any, part_id: int, order: Order) -> int | None:
+async def library_generation_open(*, user: Any, order: LibraryAnswerOrder | SeriesSummaryOrder) -> GateStream:
+    """The gate for generations over many parts, in the same order: resolve the scope
+    (collection_not_found 404), ready (library_empty / series_no_summaries 409), quota, reserve.
+    A cached series summary is free."""
+    if isinstance(order, LibraryAnswerOrder):
+        scope = await sync_to_async(library_scope_open)(user=user, collection_id=order.collection_id)
+        events = library_answer_stream(
+            user=user,
+            scope=scope,
+            question=order.question,
+            conversation_id=order.conversation_id,
+            language=order.language,
+        )
+        free = False
+    else:
+        plan = await sync_to_async(series_plan)(user=user, collection_id=order.collection_id, language=order.language)
+        events = series_stream(plan, user=user, regenerate=order.regenerate)
+        free = plan.cached is not None and not order.regenerate
+    reservation_id = None if free else await sync_to_async(_admit)(user=user, part_id=0, order=order)
+    return GateStream(events, part=None, reservation_id=reservation_id)
+
+
+@metrics.counts_quota_rejections  # chatbili_quota_rejections_total{code} (issue 15)
+def _admit(*, user: Any, part_id: int, order: Order | LibraryAnswerOrder | SeriesSummaryOrder) -> int | None:
     """Check the quota and reserve a request; None when the order is free (nothing reserved)."""
     if user is None or not getattr(user, "is_authenticated", False):
         return None  # the CLI: the operator has no quota
@@ -117,6 +167,7 @@ def _admit(*, user: Any, part_id: int, order: Order) -> int | None:
     if not llm_available():
         quota_check(user)  # offline: no LLM call, so nothing to reserve
         return None
+    site_budget_check()  # the whole site's daily budget: site_budget_exhausted (503)
     return quota_reserve(user=user, purpose=order.purpose)
 
 

@@ -39,6 +39,7 @@ from django.conf import settings
 from chat.errors import LLM_FAILED
 from chat.models import UsageRecord
 from chat.services.usage import LLMUsage, usage_record_create
+from core import metrics
 from core.errors import AppError
 from core.http import RetryPolicy, retry_after_seconds, shared_openai_client, with_retries
 from core.tokens import count_tokens
@@ -278,6 +279,11 @@ class ChatStream:
 
     async def _record(self, status: str, error_text: str) -> None:
         assert self.usage is not None
+        usage, error = self.usage, metrics.llm_error_kind(error_text) if error_text else ""
+        metrics.llm_call_record(  # Prometheus (core.metrics): calls, tokens, errors by kind
+            purpose=str(self.purpose), model=self.model, status=str(status), prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens, seconds=usage.total_ms / 1000, error=error,
+        )  # fmt: skip
         try:
             await sync_to_async(usage_record_create)(
                 user_id=self.user_id,

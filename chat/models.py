@@ -6,12 +6,23 @@ from django.conf import settings
 from django.db import models
 
 from core.errors import stored_error_message
-from videos.models import VideoPart
+from videos.models import Collection, VideoPart
 
 
 class Conversation(models.Model):
+    """A chat about one part, or across the videos of a collection or of the user's whole library."""
+
+    class Scope(models.TextChoices):
+        PART = "part", "单个视频 one video"
+        COLLECTION = "collection", "合集 collection"
+        LIBRARY = "library", "资料库 library"
+
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations")
-    part = models.ForeignKey(VideoPart, on_delete=models.CASCADE, related_name="conversations")
+    scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.PART)
+    part = models.ForeignKey(VideoPart, on_delete=models.CASCADE, related_name="conversations", null=True, blank=True)
+    collection = models.ForeignKey(
+        Collection, on_delete=models.CASCADE, related_name="conversations", null=True, blank=True
+    )
     title = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -19,6 +30,16 @@ class Conversation(models.Model):
     class Meta:
         ordering = ["-updated_at"]
         indexes = [models.Index(fields=["user", "-updated_at"], name="conversation_user_recent")]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(scope="part", part__isnull=False, collection__isnull=True)
+                    | models.Q(scope="collection", part__isnull=True, collection__isnull=False)
+                    | models.Q(scope="library", part__isnull=True, collection__isnull=True)
+                ),
+                name="conversation_scope_target",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title or f"Conversation {self.pk}"
@@ -324,3 +345,70 @@ class SummaryTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.owner_id})"
+
+
+class SeriesSummary(models.Model):
+    """A collection's overview, made from its videos' summaries (chat.series), cached per key:
+    collection, language, prompt version, model and `inputs_key` (which video summaries it read)."""
+
+    class Status(models.TextChoices):
+        GENERATING = "generating", "生成中 generating"
+        COMPLETE = "complete", "完成 complete"
+        FAILED = "failed", "失败 failed"
+
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="series_summaries")
+    language = models.CharField(max_length=8)
+    prompt_version = models.CharField(max_length=32)
+    model = models.CharField(max_length=200)
+    inputs_key = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.GENERATING)
+    content = models.TextField(blank=True, help_text="Markdown with [V<part id> mm:ss] labels")
+    # [{"part_id", "bvid", "page", "video_title", "part_title", "start_ms", "label", "url"}, ...]
+    links = models.JSONField(default=list, blank=True)
+    # [{"part_id", "bvid", "page", "video_title", "summary_id"}, ...]: the summaries it was made from
+    videos = models.JSONField(default=list, blank=True)
+    offline = models.BooleanField(default=False)
+    llm_calls = models.PositiveIntegerField(default=0)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_params = models.JSONField(default=dict, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        verbose_name_plural = "series summaries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["collection", "language", "prompt_version", "model", "inputs_key"],
+                name="seriessummary_unique_cache_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"series {self.collection_id} {self.language} ({self.status})"
+
+    @property
+    def error(self) -> str:
+        return stored_error_message(self.error_code, self.error_params)
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.pk,
+            "collection_id": self.collection_id,
+            "language": self.language,
+            "status": self.status,
+            "content": self.content,
+            "links": self.links,
+            "videos": self.videos,
+            "offline": self.offline,
+            "llm_calls": self.llm_calls,
+            "error": self.error,
+            "error_code": self.error_code,
+            "completed_at": self.completed_at.isoformat() if self.completed_at else None,
+        }

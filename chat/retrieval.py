@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from asgiref.sync import sync_to_async
 from django.contrib.postgres.search import SearchQuery, SearchRank
@@ -40,6 +40,12 @@ RRF_K = 60
 MIN_CANDIDATES = 30
 # HNSW candidate list size: above the default 40 for better recall at a small cost in latency.
 HNSW_EF_SEARCH = 100
+# Over many parts (a library: a filtered scan of a big share of the table) more candidates keep
+# recall@8 at 0.9 and up (bench/library_retrieval.py).
+LIBRARY_EF_SEARCH = 200
+# Over many parts, the keyword ranking scores at most this many matching chunks: a common word in
+# a big library matches thousands, and scoring them all costs more than the rest of retrieval.
+LIBRARY_KEYWORD_SCAN = 2000
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,7 @@ class RetrievedChunk:
     keyword_rank: int | None  # 1-based rank in the keyword ranking, None when not in it
     is_context: bool  # a neighbour of a hit, not a hit itself
     cues: tuple[Cue, ...] = ()  # the transcript lines in its span (empty: the part has no stored cues)
+    part_id: int = 0  # the part it belongs to (filled by the retrieval over many parts)
 
 
 @dataclass(frozen=True)
@@ -89,44 +96,97 @@ def retrieve_chunks_by_vector(
     return hits_with_neighbours(part_id=part_id, hits=hits, neighbours=neighbours)
 
 
+async def retrieve_across_parts(
+    part_ids: Sequence[int], question: str, *, k: int = 8, neighbours: int = 1
+) -> list[RetrievedChunk]:
+    """The best `k` chunks among many parts (a collection, a library), each with its `part_id`;
+    grouped by part (parts by their best hit), in time order within a part."""
+    if not part_ids or not question.strip() or k < 1:
+        return []
+    (vector,) = await embed_texts([question])
+    return await sync_to_async(retrieve_across_parts_by_vector)(
+        part_ids=part_ids, question=question, vector=vector, k=k, neighbours=neighbours
+    )
+
+
+def retrieve_across_parts_by_vector(
+    *, part_ids: Sequence[int], question: str, vector: Sequence[float], k: int = 8, neighbours: int = 1
+) -> list[RetrievedChunk]:
+    """The sync core of `retrieve_across_parts`: one filtered ranking of each kind over all the parts.
+
+    The vector ranking filters the HNSW scan on the parts with an iterative scan (see
+    `_tune_hnsw_for_this_transaction`), so a library that is a small share of the table still
+    gets its `k` nearest instead of the few that survive the filter among the first candidates.
+    """
+    scope = sorted(set(part_ids))
+    if not scope:
+        return []
+    candidates = max(k * 4, MIN_CANDIDATES)
+    vector_ids = vector_ranking(part_id=scope, vector=vector, limit=candidates)
+    keyword_ids = keyword_ranking(part_id=scope, question=question, limit=candidates)
+    return hits_across_parts(hits=fuse_rankings(vector_ids, keyword_ids)[:k], neighbours=neighbours)
+
+
+def hits_across_parts(*, hits: Sequence[FusedHit], neighbours: int) -> list[RetrievedChunk]:
+    """`hits_with_neighbours` for hits from many parts, part by part (best part first)."""
+    part_of = dict(Chunk.objects.filter(pk__in=[hit.chunk_id for hit in hits]).values_list("pk", "part_id"))
+    parts = list(dict.fromkeys(part_of[hit.chunk_id] for hit in hits if hit.chunk_id in part_of))
+    found: list[RetrievedChunk] = []
+    for part_id in parts:
+        part_hits = [hit for hit in hits if part_of.get(hit.chunk_id) == part_id]
+        chunks = hits_with_neighbours(part_id=part_id, hits=part_hits, neighbours=neighbours)
+        found.extend(replace(chunk, part_id=part_id) for chunk in chunks)
+    return found
+
+
 # --- The two rankings ---------------------------------------------------------------------------
 
 
-def vector_queryset(part_id: int, vector: Sequence[float]) -> QuerySet[Chunk]:
-    """The part's chunks in the current vector space, nearest first (annotated `distance`)."""
+PartScope = int | Sequence[int]
+
+
+def part_filter(part_id: PartScope) -> dict[str, object]:
+    """The chunk filter for one part (an int) or a set of parts (a sequence of ids)."""
+    return {"part_id": part_id} if isinstance(part_id, int) else {"part_id__in": list(part_id)}
+
+
+def vector_queryset(part_id: PartScope, vector: Sequence[float]) -> QuerySet[Chunk]:
+    """The chunks of the part (or parts) in the current vector space, nearest first (annotated `distance`)."""
     return (
-        Chunk.objects.filter(part_id=part_id, embedding_model=embedding_space(), embedding__isnull=False)
+        Chunk.objects.filter(**part_filter(part_id), embedding_model=embedding_space(), embedding__isnull=False)
         .annotate(distance=CosineDistance("embedding", list(vector)))
         .order_by("distance")
     )
 
 
-def vector_ranking(*, part_id: int, vector: Sequence[float], limit: int) -> list[int]:
+def vector_ranking(*, part_id: PartScope, vector: Sequence[float], limit: int) -> list[int]:
     """Ids of the part's `limit` chunks nearest to `vector` (cosine), nearest first."""
     with transaction.atomic(savepoint=False):  # SET LOCAL needs a transaction; no savepoint needed
-        _tune_hnsw_for_this_transaction()
+        _tune_hnsw_for_this_transaction(HNSW_EF_SEARCH if isinstance(part_id, int) else LIBRARY_EF_SEARCH)
         rows = list(vector_queryset(part_id, vector).values_list("pk", "distance")[:limit])
     # A relaxed-order iterative scan may return near-ties slightly out of order.
     rows.sort(key=lambda row: (row[1], row[0]))
     return [pk for pk, _ in rows]
 
 
-def _tune_hnsw_for_this_transaction() -> None:
+def _tune_hnsw_for_this_transaction(ef_search: int = HNSW_EF_SEARCH) -> None:
     """More HNSW candidates, and keep scanning when the part filter drops most of them."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL hnsw.ef_search = {int(HNSW_EF_SEARCH)}")
+        cursor.execute(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")
         cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
 
 
-def keyword_ranking(*, part_id: int, question: str, limit: int) -> list[int]:
+def keyword_ranking(*, part_id: PartScope, question: str, limit: int) -> list[int]:
     """Ids of the part's chunks sharing terms with `question`, best `ts_rank_cd` first."""
     terms = search_query_terms(question)
     if not terms:
         return []
     query = SearchQuery(terms, config="simple", search_type="raw")
+    matches = Chunk.objects.filter(**part_filter(part_id), search_vector=query)
+    if not isinstance(part_id, int):
+        matches = Chunk.objects.filter(pk__in=matches.values("pk")[:LIBRARY_KEYWORD_SCAN])
     return list(
-        Chunk.objects.filter(part_id=part_id, search_vector=query)
-        .annotate(rank=SearchRank(F("search_vector"), query, cover_density=True))
+        matches.annotate(rank=SearchRank(F("search_vector"), query, cover_density=True))
         .order_by("-rank", "ordinal")
         .values_list("pk", flat=True)[:limit]
     )

@@ -170,9 +170,10 @@ def conversation_get_for_user(*, user: Any, conversation_id: int) -> Conversatio
 
 
 def conversations_for_user(user: Any) -> QuerySet[Conversation]:
-    """The user's conversations with their part and message count, most recent first."""
+    """The user's conversations about one part, with their part and message count, most recent first
+    (cross-video ones: chat.library_chat.library_conversations_for_user)."""
     return (
-        Conversation.objects.filter(user=user)
+        Conversation.objects.filter(user=user, scope=Conversation.Scope.PART)
         .select_related("part__video")
         .annotate(message_count=Count("messages"))
         .order_by("-updated_at", "-id")

@@ -53,6 +53,10 @@ PURPOSE_LABELS = {
     "other": gettext_lazy("其他"),
 }
 HISTORY_LIMIT = 200
+# How many of the user's earlier conversations about a part the video page lists.
+EARLIER_CONVERSATIONS = 20
+# `?conversation=new`: the "new chat" button's address, an empty chat (nothing is restored).
+NEW_CONVERSATION = "new"
 # The built-in summary styles (chat.styles.STYLES), as the style picker shows them.
 STYLE_LABELS = {
     "brief": gettext_lazy("简要"),
@@ -74,17 +78,29 @@ def summary_language() -> str:
     return "en" if (get_language() or "").startswith("en") else "zh"
 
 
-def player_url(part: VideoPart) -> str:
+def player_url(part: VideoPart, start_seconds: int = 0) -> str:
     base = settings.BILIBILI_PLAYER_BASE
-    query = {"bvid": part.video.bvid, "p": part.page, "t": 0, "autoplay": 0, "danmaku": 0}
+    query = {"bvid": part.video.bvid, "p": part.page, "t": start_seconds, "autoplay": 0, "danmaku": 0}
     return f"{base}?{urlencode(query)}"
 
 
-def opened_conversation(request: HttpRequest, part: VideoPart) -> Conversation | None:
-    """The conversation named by ?conversation=<id>, if it is the user's and about this part."""
+def start_seconds_of(request: HttpRequest) -> int:
+    """The moment a link opens the page at, `?t=<seconds>` (library citations and search hits); 0 if none or bad."""
+    value = request.GET.get("t", "")
+    return int(value) if value.isdigit() and len(value) <= 6 else 0
+
+
+def opened_conversation(request: HttpRequest, part: VideoPart, earlier: list[Conversation]) -> Conversation | None:
+    """The conversation named by ?conversation=<id> if it is the user's and about this part; else
+    the user's latest one about this part (restored on reopening), none for ?conversation=new."""
+    wanted = request.GET.get("conversation")
+    if wanted == NEW_CONVERSATION:
+        return None
+    if wanted is None:
+        return earlier[0] if earlier else None
     try:
-        conversation = conversation_get_for_user(user=request.user, conversation_id=int(request.GET["conversation"]))
-    except (KeyError, ValueError, AppError):
+        conversation = conversation_get_for_user(user=request.user, conversation_id=int(wanted))
+    except (ValueError, AppError):
         return None
     return conversation if conversation.part_id == part.pk else None
 
@@ -159,6 +175,9 @@ def video_page_config(part: VideoPart, conversation: Conversation | None, summar
             "signedOut": _("请重新登录"),
             "signIn": _("登录"),
             "noSuchPart": _("找不到这个视频分P"),
+            "answering": _("ChatBili 正在回答…"),
+            "answered": _("ChatBili 的回答："),
+            "stopped": _("已停止回答"),
         },
         "loginUrl": f"{reverse('login')}?{urlencode({'next': part_path})}",
     }
@@ -183,17 +202,19 @@ def video_page(request: HttpRequest, bvid: str, page: int) -> HttpResponse:
     video) shows a button that POSTs to `video_retry` to start it; history records submissions."""
     part = part_or_404(bvid, page)
     summary = summary_current(part_id=part.pk, language=summary_language()) if part.is_ready else None
-    conversation = opened_conversation(request, part)
+    earlier = list(conversations_for_user(request.user).filter(part=part, message_count__gt=0)[:EARLIER_CONVERSATIONS])
+    conversation = opened_conversation(request, part, earlier)
     chapters = chapter_rows(summary, part)
     built_in_styles, template_styles = style_choices(request.user)
     context = {
         "part": part,
         "video": part.video,
         "parts": list(part.video.parts.order_by("page").only("page", "title")),
-        "player_url": player_url(part),
+        "player_url": player_url(part, start_seconds_of(request)),
         "summary": summary,
         "summary_html": markdown_html(summary.content) if summary else "",
         "conversation": conversation,
+        "earlier_conversations": earlier,
         "chat_messages": conversation.messages.exclude(status=Message.Status.STREAMING) if conversation else [],
         "cues": [(start // 1000, format_timestamp(start), text) for start, _end, text in part.transcript_cues],
         "tones": [(tone, TONE_LABELS.get(tone, tone)) for tone in TONES],

@@ -22,8 +22,12 @@ from ninja.renderers import JSONRenderer
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
+from accounts.throttle import api_token_failed, api_token_guard
 from chat.api import router as chat_router
+from chat.api_library import router as library_router
+from chat.collections_entry import router as collections_router
 from chat.services.api_tokens import api_token_authenticate
+from chatbili_site import outage
 from chatbili_site.errors import client_error, error_json_response
 from core.api import ErrorOut
 from core.errors import (
@@ -72,10 +76,13 @@ class ApiTokenAuth(HttpBearer):
     """A personal API token (`Authorization: Bearer cbt_…`); never needs CSRF."""
 
     def authenticate(self, request: HttpRequest, token: str) -> Any | None:
+        api_token_guard(request)  # a locked-out client: 429 login_locked (accounts.throttle)
         user = api_token_authenticate(token.strip())
         if user is not None:
             request.user = user
             request.auth_method = "token"
+        else:
+            api_token_failed(request)  # a bad token counts as a failed sign-in
         return user
 
 
@@ -148,6 +155,9 @@ def on_unreadable_request(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 @api.exception_handler(Exception)
 def on_unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    if outage.is_database_outage(exc):  # PostgreSQL down or restarting: 503 database_unavailable, retryable
+        outage.mark_down()
+        return error_json_response(outage.outage_error())
     logger.error("API request %s %s failed", request.method, request.path, exc_info=exc)
     return error_json_response(AppError(INTERNAL_ERROR))
 
@@ -168,3 +178,5 @@ def version(request: HttpRequest) -> dict:
 
 api.add_router("", videos_router, auth=API_AUTH)
 api.add_router("", chat_router, auth=API_AUTH)
+api.add_router("", library_router, auth=API_AUTH)  # the library (chat.api_library)
+api.add_router("", collections_router, auth=API_AUTH)

@@ -1,4 +1,4 @@
-"""ASGI entry point: Django for HTTP, Channels for websockets.
+"""ASGI entry point: Django for HTTP, the MCP server at /mcp (mcp_server.server), Channels for websockets.
 
 Under a server (daphne imports this module before it accepts a connection) everything a first
 request would pay for is warmed here: see `chatbili_site.warmup`. WARM_START=false skips it.
@@ -17,12 +17,18 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 
 from chatbili_site import warmup  # noqa: E402
+from chatbili_site.observability import WebsocketObservability  # noqa: E402
+from chatbili_site.outage import WebsocketOutageGuard  # noqa: E402
 from chatbili_site.routing import websocket_urlpatterns  # noqa: E402
+from mcp_server.server import with_mcp  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "http": with_mcp(django_asgi_app),  # /mcp → the MCP server, the rest → Django
+        # a socket that fails because PostgreSQL is down gets a "reconnecting" frame (chatbili_site.outage)
+        "websocket": WebsocketObservability(  # an id per socket for its logs, and its metrics (issue 15)
+            WebsocketOutageGuard(AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))))
+        ),
     }
 )
 

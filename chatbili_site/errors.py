@@ -14,12 +14,21 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.deprecation import MiddlewareMixin
 
-from core.errors import MALFORMED_REQUEST, METHOD_NOT_ALLOWED, REQUEST_TOO_LARGE, AppError
+from core.errors import MALFORMED_REQUEST, METHOD_NOT_ALLOWED, REQUEST_TOO_LARGE, AppError, error_kind
 
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+
+# PostgreSQL is down or restarting (chatbili_site.outage); the site recovers by itself.
+DATABASE_UNAVAILABLE = error_kind(
+    "database_unavailable",
+    "数据库暂时不可用，正在自动恢复，请 {seconds} 秒后重试",
+    "The database is temporarily unavailable and recovering by itself; please retry in {seconds} s",
+    status=503,
+    retryable=True,
+)
 
 
 def error_body(exc: AppError) -> dict:

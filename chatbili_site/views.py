@@ -1,10 +1,7 @@
 from __future__ import annotations
 
-from django.contrib.auth import login
-from django.contrib.auth.forms import UserCreationForm
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -13,22 +10,11 @@ from chatbili_site.health import health_report
 from core.errors import NOT_FOUND, AppError
 
 
-def signup(request: HttpRequest) -> HttpResponse:
-    if request.user.is_authenticated:
-        return redirect("home")
-    form = UserCreationForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("home")
-    return render(request, "registration/signup.html", {"form": form})
-
-
 @never_cache
 @require_GET
 async def healthz(request: HttpRequest) -> JsonResponse:
     report = await health_report()
-    return JsonResponse(report, status=200 if report["ok"] else 503)
+    return JsonResponse(report, status=503 if report["status"] == "down" else 200)  # degraded still serves
 
 
 def api_not_found(request: HttpRequest) -> HttpResponse:

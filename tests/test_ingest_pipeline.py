@@ -129,7 +129,9 @@ async def test_private_video_is_refused_and_nothing_is_written(bilibili: FakeBil
     with pytest.raises(AppError) as error:
         await video_submit("https://www.bilibili.com/video/BV1L9Uoa9EUx")
     assert (error.value.code, error.value.retryable) == ("video_private", False)
-    assert error.value.message("zh") == "稿件不可见：UP主设为私密或已隐藏，请换一个视频"
+    assert error.value.message("zh") == (
+        "这个视频目前不公开（UP 主设为私密或已隐藏），ChatBili 无法读取：请换一个视频，或等它重新公开后再试"
+    )
     assert await Video.objects.acount() == 0
 
 
@@ -267,7 +269,11 @@ async def test_reembed_moves_every_chunk_to_the_new_model(
 async def test_ingest_command_exits_non_zero_with_the_reason(bilibili: FakeBilibili) -> None:
     with pytest.raises(CommandError) as error:
         await run_command("ingest", "BV1L9Uoa9EUx")
-    assert str(error.value) == "BV1L9Uoa9EUx: 稿件不可见：UP主设为私密或已隐藏，请换一个视频"
+    assert str(error.value) == (
+        "BV1L9Uoa9EUx: "
+        "这个视频目前不公开（UP 主设为私密或已隐藏），ChatBili 无法读取："
+        "请换一个视频，或等它重新公开后再试"
+    )
 
 
 async def test_ingest_command_reports_ready(bilibili: FakeBilibili) -> None:

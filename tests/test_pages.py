@@ -88,7 +88,7 @@ def test_healthz_reports_every_check(client: Client) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["ok"] is True
-    assert set(body["checks"]) == {"database", "pgvector", "channel_layer"}
+    assert set(body["checks"]) == {"database", "pgvector", "channel_layer", "workers", "supervisor", "bilibili_login"}
     assert all(check["ok"] for check in body["checks"].values())
     assert body["checks"]["pgvector"]["version"]
 
@@ -116,6 +116,7 @@ def test_the_500_page_renders_without_a_request_context(language: str, message: 
         response = server_error(RequestFactory().get("/"))
     assert response.status_code == 500
     assert f"<p>{message}</p>" in response.content.decode()
+    assert f'<html lang="{language}">' in response.content.decode()
 
 
 THREE_MEGABYTES = 3 * 1024 * 1024

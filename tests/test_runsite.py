@@ -118,7 +118,8 @@ def test_run_after_sigkill_starts_cleanly(datadir: Path) -> None:
     # machine can take a while, so the deadline is generous
     gone = lambda: not any(child.is_running() and child.status() != "zombie" for child in children)  # noqa: E731
     assert wait_for(gone, timeout=60), "server and worker outlived a SIGKILL of runsite"
-    assert postgres_processes(datadir), "postgres should survive a SIGKILL (nothing could stop it)"
+    # postgres may be left running or stopped by the last child to exit (its exit hook, after dead
+    # handles are pruned): either way the next start must work
 
     second = Site(datadir, port)
     assert second.wait_until_healthy()["ok"] is True

@@ -11,9 +11,9 @@ from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest
 
 from core.errors import stored_error_message
-from videos.models import Chunk, Video, VideoPart
+from videos.models import Chunk, Collection, CollectionItem, Video, VideoPart
 from videos.services import video_cache_purge
-from videos.submission import video_parts_reingest
+from videos.submission import collection_retry_failed_enqueue, video_parts_reingest
 
 __all__ = ["VideoAdmin", "video_cache_purge"]
 
@@ -171,3 +171,56 @@ class ChunkAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+# --- collections --------------------------------------------------------------------------------------
+
+
+class CollectionItemInline(admin.TabularInline):
+    model = CollectionItem
+    fields = ("position", "bvid", "page", "title", "state", "error", "part", "updated_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.display(description="error")
+    def error(self, item: CollectionItem) -> str:
+        return item.error_text()
+
+
+@admin.register(Collection)
+class CollectionAdmin(admin.ModelAdmin):
+    list_display = ("title", "kind", "owner", "items_state", "item_cap_reached", "created_at")
+    list_filter = ("kind", "item_cap_reached")
+    search_fields = ("title", "source_id", "owner__username", "uploader_name")
+    readonly_fields = ("owner", "kind", "source_id", "source_url", "claimed_by", "heartbeat_at", "created_at")
+    inlines = [CollectionItemInline]
+    actions = ["retry_failed"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Collection]:
+        items = {state: Count("items", filter=Q(items__state=state)) for state in ("ready", "failed")}
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("owner")
+            .annotate(item_total=Count("items"), ready_total=items["ready"], failed_total=items["failed"])
+        )
+
+    @admin.display(description="items (ready / failed / all)", ordering="ready_total")
+    def items_state(self, collection: Collection) -> str:
+        return f"{collection.ready_total} / {collection.failed_total} / {collection.item_total}"
+
+    @admin.action(description="Retry failed items")
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet[Collection]) -> None:
+        retried = [collection_retry_failed_enqueue(collection_id=pk) for pk in queryset.values_list("pk", flat=True)]
+        self.message_user(
+            request, f"queued {sum(retried)} failed items again in {len(retried)} collections", messages.SUCCESS
+        )
+
+
+# --- the server's Bilibili login (QR) -------------------------------------------------------------------
+from videos import admin_bilibili_login  # noqa: E402, F401 - registers BilibiliLoginAdmin

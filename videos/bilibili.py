@@ -20,6 +20,8 @@ import base64
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,6 +30,8 @@ from django.conf import settings
 
 from core.errors import AppError
 from core.http import BROWSER_USER_AGENT, RetryPolicy, outbound_client, with_retries
+from videos.audio import downloaded_audio
+from videos.bilibili_login import request_cookies
 from videos.bilibili_replies import (
     absolute_subtitle_url,
     api_error,
@@ -43,7 +47,6 @@ from videos.bilibili_replies import (
 )
 from videos.danmaku import danmaku_from_xml, inflate_danmaku
 from videos.errors import (
-    AUDIO_DOWNLOAD_FAILED,
     BILIBILI_UNAVAILABLE,
     DANMAKU_UNAVAILABLE,
     INVALID_LINK,
@@ -63,6 +66,7 @@ DEFAULT_HEADERS = {
     "Referer": BILIBILI_REFERER,
     "Origin": "https://www.bilibili.com",
 }
+AUDIO_HEADERS = {"Referer": BILIBILI_REFERER, "User-Agent": BROWSER_USER_AGENT}
 WBI_KEYS_MAX_AGE_SECONDS = 30 * 60  # the keys rotate daily; refresh well before that
 DASH_FNVAL = 16
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -124,9 +128,12 @@ class BilibiliClient:
         self._buvid_lock = asyncio.Lock()
 
     async def __aenter__(self) -> BilibiliClient:
+        """Cookies: the login stored by QR in the admin, else BILIBILI_SESSDATA (videos.bilibili_login)."""
         self._http = outbound_client(timeout=self.timeout, headers=DEFAULT_HEADERS)
-        if self.sessdata:
-            self._set_cookie("SESSDATA", self.sessdata)
+        cookies = await request_cookies()
+        self.sessdata = cookies.get("SESSDATA", "")
+        for name, value in cookies.items():
+            self._set_cookie(name, value)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -212,19 +219,17 @@ class BilibiliClient:
         data = await self._api_data("/x/player/wbi/playurl", {**params, **DM_FINGERPRINT_PARAMS}, signed=True)
         return audio_urls_from_playurl(data)
 
+    def download_audio_file(self, urls: Sequence[str]) -> AbstractAsyncContextManager[Path]:
+        """`async with bilibili.download_audio_file(urls) as path:` the audio from the first URL that
+        works, streamed to a temporary file (at most AUDIO_MAX_BYTES) that is removed after the block."""
+        return downloaded_audio(self.http, urls, headers=AUDIO_HEADERS)
+
     async def download_audio(self, urls: Sequence[str]) -> bytes:
-        """The audio bytes from the first URL that works (Referer + browser UA, as the CDN requires)."""
-        headers = {"Referer": BILIBILI_REFERER, "User-Agent": BROWSER_USER_AGENT}
-        for url in urls:
-            try:
-                response = await self.http.get(url, headers=headers, follow_redirects=True)
-            except httpx.HTTPError as exc:
-                logger.warning("Audio download from %s failed: %r", urlsplit(url).hostname, exc)
-                continue
-            if response.status_code in (200, 206) and response.content:
-                return response.content
-            logger.warning("Audio download from %s failed: HTTP %s", urlsplit(url).hostname, response.status_code)
-        raise AppError(AUDIO_DOWNLOAD_FAILED, retry_after=RETRY_LATER_SECONDS)
+        """The audio bytes from the first URL that works (Referer + browser UA, as the CDN requires).
+
+        Holds the whole file in memory: the pipeline uses `download_audio_file`."""
+        async with self.download_audio_file(urls) as path:
+            return await asyncio.to_thread(path.read_bytes)
 
     async def fetch_danmaku(self, cid: int) -> list[tuple[float, str]]:
         """(seconds, text) of the part's current danmaku pool, from comment.bilibili.com/{cid}.xml."""

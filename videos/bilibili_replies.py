@@ -27,6 +27,7 @@ from videos.errors import (
     LOGIN_REQUIRED,
     MEMBERS_ONLY,
     NO_AUDIO,
+    UPOWER_EXCLUSIVE,
     VIDEO_NOT_FOUND,
     VIDEO_OWNER_ONLY,
     VIDEO_PRIVATE,
@@ -38,9 +39,12 @@ logger = logging.getLogger(__name__)
 
 HUMAN_CHINESE_LANGUAGES = ("zh-CN", "zh-Hans", "zh")
 
-# Non-zero `code` values that mean "this video cannot be had".
+# Non-zero `code` values that mean "this video cannot be had" (risk control and server trouble,
+# -352/-412/-509/-799 and 5xx, are retried by videos.bilibili and end as RISK_CONTROL or
+# BILIBILI_UNAVAILABLE). 87007/87008: 充电专属, the uploader's paying supporters only.
 PERMANENT_API_ERRORS = {
     -400: BILIBILI_BAD_REQUEST,
+    -401: BILIBILI_BAD_REQUEST,
     -101: LOGIN_REQUIRED,
     -403: ACCESS_DENIED,
     -404: VIDEO_NOT_FOUND,
@@ -50,6 +54,8 @@ PERMANENT_API_ERRORS = {
     62002: VIDEO_PRIVATE,
     62004: VIDEO_UNDER_REVIEW,
     62012: VIDEO_OWNER_ONLY,
+    87007: UPOWER_EXCLUSIVE,
+    87008: UPOWER_EXCLUSIVE,
 }
 
 
@@ -61,7 +67,10 @@ def api_error(code: int, message: Any) -> AppError:
     """The error for a non-zero `code` that is not risk control."""
     if code in PERMANENT_API_ERRORS:
         return AppError(PERMANENT_API_ERRORS[code], details={"bilibili_code": code})
-    return AppError(BILIBILI_ERROR, code=code, detail=str(message or "")[:200])
+    detail = str(message or "")[:200]
+    return AppError(
+        BILIBILI_ERROR, details={"bilibili_code": code, "bilibili_message": detail}, code=code, detail=detail
+    )
 
 
 def json_envelope(response: httpx.Response, what: str) -> dict[str, Any]:

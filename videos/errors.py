@@ -38,61 +38,83 @@ INGEST_FAILED = error_kind("ingest_failed", "{reason}", "{reason}", status=409)
 INGEST_FAILED_UNKNOWN = error_kind("ingest_failed_unknown", "处理失败", "Ingestion failed", status=409)
 
 # --- Bilibili says the video cannot be had (the same request will fail again) ----------------------
+# Our own words for every code Bilibili is known to answer with (docs/bilibili-api.md §0, §4.1, §8):
+# what happened and what the user can do, never Bilibili's raw message. The code is in details.
 BILIBILI_BAD_REQUEST = error_kind(
     "bilibili_bad_request",
-    "哔哩哔哩无法处理该请求，请检查链接",
-    "Bilibili rejected the request as malformed; check the link",
+    "哔哩哔哩没能识别这个请求：请检查链接是否完整，或从视频页重新复制地址",
+    "Bilibili could not make sense of the request: check that the link is complete, "
+    "or copy it again from the video page",
     status=422,
 )
 LOGIN_REQUIRED = error_kind(
     "login_required",
-    "需要登录哔哩哔哩：请让管理员设置 BILIBILI_SESSDATA",
-    "Bilibili requires a login: ask the administrator to set BILIBILI_SESSDATA",
+    "哔哩哔哩要求登录后才能读取这个视频：请让管理员设置 BILIBILI_SESSDATA，或换一个公开的视频",
+    "Bilibili only shows this video to signed-in users: ask the administrator to set BILIBILI_SESSDATA, "
+    "or try a public video",
     status=422,
 )
 ACCESS_DENIED = error_kind(
     "access_denied",
-    "权限不足：该视频可能需要登录（BILIBILI_SESSDATA）或大会员，请换一个视频",
-    "Access denied: the video may need a login (BILIBILI_SESSDATA) or a membership; try another video",
+    "没有权限读取这个视频：它可能需要登录（BILIBILI_SESSDATA）或大会员，请换一个视频",
+    "ChatBili may not read this video: it may need a login (BILIBILI_SESSDATA) or a membership; try another video",
     status=422,
 )
 VIDEO_NOT_FOUND = error_kind(
     "video_not_found",
-    "视频不存在，可能已被删除或有地区限制：请检查链接",
+    "找不到这个视频：它可能已被删除，或链接有误。请在哔哩哔哩打开链接确认一下",
     "The video does not exist; it may have been deleted or be geo-restricted: check the link",
     status=422,
 )
 GEO_RESTRICTED = error_kind(
-    "geo_restricted", "该视频在当前地区不可观看", "The video is not available in this region", status=422
+    "geo_restricted",
+    "这个视频在服务器所在地区无法观看，请换一个视频",
+    "The video is not available in this region; try another video",
+    status=422,
 )
 COPYRIGHT_RESTRICTED = error_kind(
-    "copyright_restricted", "该视频因版权原因不可观看", "The video is unavailable for copyright reasons", status=422
+    "copyright_restricted",
+    "这个视频因版权原因无法观看，请换一个视频",
+    "The video is unavailable for copyright reasons; try another video",
+    status=422,
 )
 MEMBERS_ONLY = error_kind(
-    "members_only", "该视频仅限大会员观看", "Only premium members can watch this video", status=422
+    "members_only",
+    "这个视频只有大会员能看，ChatBili 无法读取，请换一个视频",
+    "Only premium members can watch this video, so ChatBili cannot read it; try another video",
+    status=422,
+)
+UPOWER_EXCLUSIVE = error_kind(
+    "upower_exclusive",
+    "这是 UP 主的充电专属视频，只有充电用户能看，ChatBili 无法读取，请换一个视频",
+    "This video is for the uploader's paying supporters only (充电专属), so ChatBili cannot read it; try another video",
+    status=422,
 )
 VIDEO_PRIVATE = error_kind(
     "video_private",
-    "稿件不可见：UP主设为私密或已隐藏，请换一个视频",
-    "The video is private or hidden; try another video",
+    "这个视频目前不公开（UP 主设为私密或已隐藏），ChatBili 无法读取：请换一个视频，或等它重新公开后再试",
+    "The video is private or hidden; try another video, or again once the uploader makes it public",
     status=422,
 )
 VIDEO_UNDER_REVIEW = error_kind(
     "video_under_review",
-    "稿件审核中：审核通过后再提交",
+    "这个视频还在哔哩哔哩审核中：等它发布后再提交",
     "The video is still under review; submit it again once it is published",
     status=422,
 )
 VIDEO_OWNER_ONLY = error_kind(
     "video_owner_only",
-    "仅UP主自己可见，请换一个视频",
+    "这个视频只有 UP 主自己能看，ChatBili 无法读取，请换一个视频",
     "Only the uploader can see this video; try another video",
     status=422,
 )
 NO_AUDIO = error_kind("no_audio", "该视频没有音轨", "The video has no audio track", status=422)
-# params: code (Bilibili's number), detail (its message)
+# params: code (Bilibili's number), detail (its message: kept for the log, not shown)
 BILIBILI_ERROR = error_kind(
-    "bilibili_error", "哔哩哔哩返回错误 {code}：{detail}", "Bilibili answered with error {code}: {detail}", status=502
+    "bilibili_error",
+    "哔哩哔哩拒绝提供这个视频（错误码 {code}）：请确认链接能在哔哩哔哩正常打开，或换一个视频",
+    "Bilibili refused this video (error {code}): check that the link opens on Bilibili, or try another video",
+    status=502,
 )
 # params: status, what
 BILIBILI_HTTP_ERROR = error_kind(
@@ -258,3 +280,71 @@ CACHE_PURGED = error_kind(
 )
 # Rows written before errors were stored as code + params: their old text, as it was (chat declares the same).
 LEGACY_ERROR = error_kind("legacy_error", "{text}", "{text}")
+
+# --- collections (videos.collections, videos.collection_ingest) ------------------------------------
+COLLECTION_NOT_FOUND = error_kind("collection_not_found", "找不到这个合集", "No such collection", status=404)
+# details: {"reason": "not_a_collection_link" | "bad_id"}
+INVALID_COLLECTION_LINK = error_kind(
+    "invalid_collection_link",
+    "无法识别的合集链接：请粘贴合集、系列、收藏夹或分P视频的地址",
+    "Not a collection link: paste the address of a collection (合集), a series, a favourites folder "
+    "or a multi-part video",
+    status=422,
+)
+COLLECTION_EMPTY = error_kind("collection_empty", "这个合集里没有视频", "This collection has no videos", status=422)
+# Shown on a collection whose source listed more items than the cap (not raised).
+COLLECTION_CAPPED = error_kind(
+    "collection_capped",
+    "这个合集有 {total} 个视频，每个合集最多处理前 {cap} 个",
+    "This collection has {total} videos; only the first {cap} are processed per collection",
+    status=422,
+)
+FAVOURITES_PRIVATE = error_kind(
+    "favourites_private",
+    "这个收藏夹是私密的：只有配置了其主人的哔哩哔哩登录（BILIBILI_SESSDATA）才能读取",
+    "This favourites folder is private: it can only be read with its owner's Bilibili login (BILIBILI_SESSDATA)",
+    status=422,
+)
+# An item of a collection that Bilibili lists but no longer plays (deleted or hidden by the uploader).
+ITEM_UNAVAILABLE = error_kind(
+    "collection_item_unavailable",
+    "这个视频已失效（被删除或设为私密）",
+    "This video is no longer available (deleted or made private)",
+    status=422,
+)
+
+# --- audio files, bcut in 2026 and the Bilibili login (issue 15) ------------------------------------
+AUDIO_TOO_LARGE = error_kind(
+    "audio_too_large",
+    "视频音频超过 {limit_mb} MB 的上限（AUDIO_MAX_BYTES），无法识别",
+    "The video's audio is larger than the {limit_mb} MB limit (AUDIO_MAX_BYTES) and cannot be transcribed",
+    status=422,
+)
+AUDIO_UNREADABLE = error_kind(
+    "audio_unreadable",
+    "无法读取视频音频（{detail}）",
+    "The video's audio could not be read ({detail})",
+    status=422,
+)
+# bcut answered 412 / 139201 / -400 / -500 to every one of `attempts` fresh uploads.
+ASR_BCUT_EXHAUSTED = error_kind(
+    "asr_bcut_exhausted",
+    "必剪语音识别重试 {attempts} 次仍失败（{detail}），请稍后再试",
+    "bcut speech recognition still failed after {attempts} tries ({detail}); try again later",
+    status=503,
+    retryable=True,
+)
+BILIBILI_LOGIN_FAILED = error_kind(
+    "bilibili_login_failed",
+    "哔哩哔哩登录失败：{detail}",
+    "The Bilibili login failed: {detail}",
+    status=502,
+    retryable=True,
+)
+BILIBILI_LOGIN_BAD_KEY = error_kind(
+    "bilibili_login_bad_key",
+    "保存的哔哩哔哩登录无法解密（BILIBILI_LOGIN_KEY 或 SECRET_KEY 改过了？），请重新扫码登录",
+    "The stored Bilibili login cannot be decrypted (did BILIBILI_LOGIN_KEY or SECRET_KEY change?); "
+    "log in again with the QR code",
+    status=500,
+)

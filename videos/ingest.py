@@ -13,8 +13,9 @@ from collections.abc import Awaitable, Callable
 
 from asgiref.sync import sync_to_async
 
+from core import metrics
 from core.errors import INTERNAL_ERROR, AppError
-from videos import asr, services
+from videos import asr, resume, services
 from videos.bilibili import BilibiliClient
 from videos.chunking import chunks_for_transcript
 from videos.danmaku import danmaku_summary
@@ -37,6 +38,7 @@ class PartPipeline:
         self.on_progress = on_progress
 
     async def report(self, stage: str, percent: int) -> None:
+        metrics.ingest_stage_enter(self, stage)  # chatbili_ingest_stage_duration_seconds (issue 15)
         part = await sync_to_async(services.part_progress_save)(
             part_id=self.part_id, worker=self.worker, stage=stage, percent=percent
         )
@@ -54,6 +56,9 @@ class PartPipeline:
 
     async def run(self) -> VideoPart:
         part = await VideoPart.objects.select_related("video").aget(pk=self.part_id)
+        kept = await sync_to_async(resume.kept_transcript)(part)
+        if kept is not None:  # a run that died fetched all this already (videos.resume)
+            return await self.store(kept)
         async with BilibiliClient() as client:
             await self.report(Stage.METADATA, 2)
             info = await client.fetch_video_info(part.video.bvid)
@@ -63,6 +68,7 @@ class PartPipeline:
             await self.report(Stage.TRANSCRIPT, 5)
             transcript = await self.fetch_transcript(client, part)
             await self.fetch_danmaku(client, part)
+        await sync_to_async(resume.transcript_keep)(part, transcript)
         return await self.store(transcript)
 
     async def store(self, transcript: Transcript) -> VideoPart:
@@ -80,6 +86,7 @@ class PartPipeline:
             part_id=self.part_id, worker=self.worker, transcript=transcript, drafts=drafts, vectors=vectors, space=space
         )
         await self.announce(part)
+        metrics.ingest_end(self, "ready")
         return part
 
     async def fetch_transcript(self, client: BilibiliClient, part: VideoPart) -> Transcript:
@@ -89,9 +96,9 @@ class PartPipeline:
             return transcript
         await self.report(Stage.TRANSCRIPT, 10)
         audio_urls = await client.fetch_audio_urls(part.video.bvid, part.cid)
-        audio = await client.download_audio(audio_urls)
-        await self.report(Stage.TRANSCRIPT, 20)
-        return await asr.transcribe_audio(audio, filename=f"{part.video.bvid}-p{part.page}.m4a")
+        async with client.download_audio_file(audio_urls) as audio:  # streamed to a temporary file
+            await self.report(Stage.TRANSCRIPT, 20)
+            return await asr.transcribe_audio(audio, filename=f"{part.video.bvid}-p{part.page}.m4a")
 
     async def fetch_danmaku(self, client: BilibiliClient, part: VideoPart) -> None:
         """Danmaku feed the highlights; without them the rest of the pipeline still works."""
@@ -135,10 +142,19 @@ async def part_ingest(
         await _fail(pipeline, AppError(INTERNAL_ERROR))
     finally:
         await sync_to_async(services.part_release)(part_id=part_id, worker=worker)
+        await sync_to_async(_kept_transcript_drop)(part_id)
     return True
 
 
+def _kept_transcript_drop(part_id: int) -> None:
+    """The run ended (ready or failed): the next run fetches afresh."""
+    part = VideoPart.objects.select_related("video").filter(pk=part_id).first()
+    if part is not None:
+        resume.kept_transcript_drop(part)
+
+
 async def _fail(pipeline: PartPipeline, error: AppError) -> None:
+    metrics.ingest_end(pipeline, "failed")
     part = await sync_to_async(services.part_fail)(part_id=pipeline.part_id, worker=pipeline.worker, error=error)
     if part is not None:
         await pipeline.announce(part)

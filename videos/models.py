@@ -174,3 +174,104 @@ class VideoRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.video_id} p{self.page}"
+
+
+class Collection(models.Model):
+    """A user's collection: all parts of a multi-part video, an uploader's 合集 or series, or a favourites folder."""
+
+    class Kind(models.TextChoices):
+        PARTS = "parts", "分P视频 multi-part video"
+        SEASON = "season", "合集 collection"
+        SERIES = "series", "系列 series"
+        FAVOURITES = "favourites", "收藏夹 favourites"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="collections")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # The Bilibili id of the source: a bvid (parts), season_id, series_id or media_id (favourites).
+    source_id = models.CharField(max_length=40)
+    source_url = models.URLField(max_length=500, blank=True)
+    title = models.CharField(max_length=500, blank=True)
+    uploader_mid = models.BigIntegerField(null=True, blank=True)
+    uploader_name = models.CharField(max_length=200, blank=True)
+    # The source had more items than COLLECTION_ITEM_CAP; only the first ones were taken.
+    item_cap_reached = models.BooleanField(default=False)
+    source_item_count = models.PositiveIntegerField(default=0, help_text="Videos the source listed")
+    # The worker running this collection's ingestion and its last sign of life (videos.collection_ingest).
+    claimed_by = models.CharField(max_length=64, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "kind", "source_id"], name="collection_unique_owner_source"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.source_id} {self.title}"
+
+
+class CollectionItem(models.Model):
+    """One video part of a collection (a multi-part video contributes each of its parts)."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "排队中 queued"
+        RUNNING = "running", "处理中 running"
+        READY = "ready", "就绪 ready"
+        FAILED = "failed", "失败 failed"
+        SKIPPED = "skipped", "跳过 skipped"
+
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveIntegerField(help_text="0-based order in the collection")
+    bvid = models.CharField(max_length=12)
+    page = models.PositiveIntegerField(default=1)
+    part = models.ForeignKey(
+        VideoPart, on_delete=models.SET_NULL, null=True, blank=True, related_name="collection_items"
+    )
+    title = models.CharField(max_length=500, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    # Why the item failed, as an error code and its params (videos.errors); rendered when shown.
+    error_code = models.CharField(max_length=64, blank=True)
+    error_params = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["collection", "position"], name="collectionitem_unique_position"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.collection_id} #{self.position} {self.bvid} p{self.page}"
+
+    def error_text(self, language: str | None = None) -> str:
+        """Why the item failed, in `language` (the active one by default); "" when it did not."""
+        return stored_error_message(self.error_code, self.error_params, language)
+
+
+class BilibiliLogin(models.Model):
+    """The server's Bilibili account, logged in by QR in the admin (videos.bilibili_login).
+
+    One row at most. The cookies (SESSDATA, bili_jct, …) and the refresh token are stored only
+    encrypted (videos.secrets); `state` is what `nav` said when it was last asked.
+    """
+
+    class State(models.TextChoices):
+        VALID = "valid", "有效 valid"
+        EXPIRED = "expired", "已过期 expired"
+        UNKNOWN = "unknown", "未知 unknown (nav could not be asked)"
+
+    cookies_encrypted = models.TextField(help_text="Fernet token of the cookies as JSON")
+    refresh_token_encrypted = models.TextField(blank=True)
+    mid = models.BigIntegerField(null=True, blank=True)
+    uname = models.CharField(max_length=200, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.UNKNOWN)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    logged_in_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "Bilibili login"
+
+    def __str__(self) -> str:
+        return f"{self.uname or self.mid or 'Bilibili'} ({self.state})"

@@ -6,12 +6,20 @@ The API's lookups raise AppError kinds (rendered once by the API); the pages' ra
 from __future__ import annotations
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import Http404
 
 from core.errors import NOT_FOUND, AppError
-from videos.errors import INGEST_FAILED, INGEST_FAILED_UNKNOWN, PART_NOT_FOUND, PART_NOT_READY
-from videos.models import Chunk, Video, VideoPart, VideoRequest
+from videos.errors import (
+    COLLECTION_CAPPED,
+    COLLECTION_NOT_FOUND,
+    INGEST_FAILED,
+    INGEST_FAILED_UNKNOWN,
+    PART_NOT_FOUND,
+    PART_NOT_READY,
+)
+from videos.models import Chunk, Collection, CollectionItem, Video, VideoPart, VideoRequest
 
 
 def part_find(*, bvid: str, page: int, with_transcript: bool = False) -> VideoPart | None:
@@ -75,3 +83,83 @@ def part_ids_to_reembed(*, space: str, everything: bool = False) -> list[int]:
 def chunk_texts_of_part(*, part_id: int) -> list[tuple[int, str]]:
     """(chunk id, text) of a part's chunks, in order."""
     return list(Chunk.objects.filter(part_id=part_id).order_by("ordinal").values_list("pk", "text"))
+
+
+# --- collections (videos.collections writes them) ---------------------------------------------------
+
+
+def collections_for_user(user: object) -> QuerySet[Collection]:
+    """The user's collections, newest first."""
+    return Collection.objects.filter(owner=user).order_by("-created_at", "-id")
+
+
+def collection_get_for_user(*, user: object, collection_id: int) -> Collection:
+    """The user's collection, or AppError(COLLECTION_NOT_FOUND) (404), for someone else's one too."""
+    collection = Collection.objects.filter(owner=user, pk=collection_id).first() if user is not None else None
+    if collection is None:
+        raise AppError(COLLECTION_NOT_FOUND, details={"collection_id": collection_id})
+    return collection
+
+
+def collection_items(*, collection_id: int) -> QuerySet[CollectionItem]:
+    """The collection's items in order, with their parts and videos."""
+    return (
+        CollectionItem.objects.filter(collection_id=collection_id)
+        .select_related("part__video")
+        .defer("part__transcript_cues", "part__danmaku")
+        .order_by("position")
+    )
+
+
+def collection_part_ids(*, collection_id: int) -> list[int]:
+    """The ids of the collection's ready parts, in the collection's order."""
+    items = CollectionItem.objects.filter(
+        collection_id=collection_id, state=CollectionItem.State.READY, part__isnull=False
+    ).order_by("position")
+    return list(items.values_list("part_id", flat=True))
+
+
+def collection_item_progress(item: CollectionItem) -> dict:
+    """One item's state for pages, the API and the CLI (its part's stage and percent while it runs)."""
+    part = item.part
+    finished = item.state in (CollectionItem.State.READY, CollectionItem.State.FAILED, CollectionItem.State.SKIPPED)
+    percent = 100 if finished else (part.progress_percent if part is not None and item.state == "running" else 0)
+    return {
+        "id": item.pk,
+        "position": item.position,
+        "bvid": item.bvid,
+        "page": item.page,
+        "title": item.title,
+        "state": item.state,
+        "stage": part.stage if part is not None else "",
+        "percent": percent,
+        "error": item.error_text(),
+        "error_code": item.error_code,
+    }
+
+
+def collection_progress(*, collection: Collection) -> dict:
+    """The collection's overall progress: counts by state and a percent over all items."""
+    items = list(collection_items(collection_id=collection.pk))
+    counts = {state: 0 for state in CollectionItem.State.values}
+    for item in items:
+        counts[item.state] += 1
+    percents = [collection_item_progress(item)["percent"] for item in items]
+    finished = counts["ready"] + counts["failed"] + counts["skipped"]
+    cap_message = ""
+    if collection.item_cap_reached:
+        cap_message = AppError(
+            COLLECTION_CAPPED, total=max(collection.source_item_count, len(items)), cap=settings.COLLECTION_ITEM_CAP
+        ).message()
+    return {
+        "collection_id": collection.pk,
+        "title": collection.title,
+        "kind": collection.kind,
+        "total": len(items),
+        "counts": counts,
+        "finished": finished,
+        "percent": sum(percents) // len(percents) if percents else 100,
+        "done": finished == len(items),
+        "item_cap_reached": collection.item_cap_reached,
+        "cap_message": cap_message,
+    }

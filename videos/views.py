@@ -2,6 +2,10 @@
 
 The video page and everything generated live in chat.views (videos never imports chat). GET
 requests only read: recording a user's videos and queuing work happen on POST.
+
+The link box is on home for everyone. Submitting signed out asks to sign in and keeps the link
+through the login (`next=/?link=…` fills the box again). A link that cannot be used goes back to
+the form (post/redirect/get): the message and the pasted text ride in the session for one page.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import AppError
@@ -23,34 +29,50 @@ from videos.submission import part_ingest_enqueue, video_submit
 
 RECENT_VIDEOS = 8
 MAX_LINK_LENGTH = 2000
+# The kinds of link the box takes, shown under it (each fills the box: /?link=…).
+EXAMPLE_LINKS = (
+    "https://www.bilibili.com/video/BV17x411w7KC?p=2",
+    "BV117411r7R1",
+    "av170001",
+)
+# The session key that carries a refused link and its message back to the form, for one page.
+LINK_FORM_SESSION_KEY = "link_form"
 
 
 def render_home(request: HttpRequest, *, link: str = "", error: str = "", status: int = 200) -> HttpResponse:
     recent = video_requests_for_user(request.user, limit=RECENT_VIDEOS) if request.user.is_authenticated else []
-    context = {"link": link, "error": error, "recent": list(recent)}
+    examples = [(example, f"{reverse('home')}?{urlencode({'link': example})}") for example in EXAMPLE_LINKS]
+    context = {"link": link, "error": error, "recent": list(recent), "examples": examples}
     return render(request, "videos/home.html", context, status=status)
 
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    return render_home(request)
+    """The link box, filled from a refused submission (session) or from `?link=` (examples, login)."""
+    refused = request.session.pop(LINK_FORM_SESSION_KEY, None) if hasattr(request, "session") else None
+    if isinstance(refused, dict):
+        return render_home(request, link=str(refused.get("link", "")), error=str(refused.get("error", "")))
+    return render_home(request, link=request.GET.get("link", "").strip()[:MAX_LINK_LENGTH])
 
 
 @require_http_methods(["GET", "POST"])
 async def submit(request: HttpRequest) -> HttpResponse:
-    """Resolve the pasted link, queue its ingestion and open the video page; errors stay on home.
+    """Resolve the pasted link, queue its ingestion and open the video page. A refused link goes
+    back to the form with its message; signed out, the login keeps the link (see the top).
 
     A GET (the language switch on an error page reloads this address) goes home."""
     if request.method == "GET":
         return redirect("home")
+    link = request.POST.get("link", "").strip()[:MAX_LINK_LENGTH]
     user = await request.auser()
     if not user.is_authenticated:
-        return redirect_to_login(request.get_full_path())
-    link = request.POST.get("link", "").strip()[:MAX_LINK_LENGTH]
+        home_with_link = f"{reverse('home')}?{urlencode({'link': link})}" if link else reverse("home")
+        return redirect_to_login(home_with_link)
     try:
         part = await video_submit(link)
     except AppError as error:
-        return await sync_to_async(render_home)(request, link=link, error=error.message(), status=error.status)
+        await request.session.aset(LINK_FORM_SESSION_KEY, {"link": link, "error": error.message()})
+        return redirect(f"{reverse('home')}#link-form")
     await sync_to_async(part_ingest_enqueue)(part_id=part.pk)
     await sync_to_async(video_request_record)(user=user, part=part)
     return redirect("video_page", bvid=part.video.bvid, page=part.page)

@@ -27,16 +27,31 @@ class AnswerStart:
 
 
 @transaction.atomic
-def answer_begin(*, user: Any, part: VideoPart, question: str, conversation_id: int | None) -> AnswerStart:
-    """Save the question and an empty streaming answer; refuse a second answer in flight."""
+def answer_begin(
+    *,
+    user: Any,
+    part: VideoPart | None,
+    question: str,
+    conversation_id: int | None,
+    scope: str = Conversation.Scope.PART,
+    collection_id: int | None = None,
+) -> AnswerStart:
+    """Save the question and an empty streaming answer; refuse a second answer in flight.
+
+    A conversation is about one part (scope "part"), a collection ("collection") or the user's
+    library ("library"); an existing one must be the user's and about the same thing.
+    """
     question = question.strip()
     if not question:
         raise AppError(EMPTY_QUESTION)
+    part_id = part.pk if part is not None else None
     if conversation_id is None:
-        conversation = Conversation.objects.create(user=user, part=part, title=question[:60])
+        conversation = Conversation.objects.create(
+            user=user, scope=scope, part_id=part_id, collection_id=collection_id, title=question[:60]
+        )
     else:
         conversation = conversation_get_for_user(user=user, conversation_id=conversation_id)
-        if conversation.part_id != part.pk:
+        if (conversation.scope, conversation.part_id, conversation.collection_id) != (scope, part_id, collection_id):
             raise AppError(CONVERSATION_NOT_FOUND)
     conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
     _refuse_if_answering(conversation)

@@ -271,3 +271,27 @@ def test_the_video_page_in_english(logged_in: Client, part: VideoPart) -> None:
     config = page_config(html)
     assert config["summaryLanguage"] == "en" and config["labels"]["ready"] == "Ready"
     assert f"{PAGE}notes.md?language=en" in html
+
+
+def test_reopening_a_video_restores_my_latest_conversation_and_lists_earlier_ones(
+    logged_in: Client, part: VideoPart, alice: User
+) -> None:
+    older = conversation_with_answer(alice, part, "先焯水")
+    latest = conversation_with_answer(alice, part, "再炒糖色")
+    html = logged_in.get(PAGE).text
+    assert page_config(html)["conversationId"] == latest.pk
+    assert "再炒糖色" in html and "先焯水" not in html
+    assert f'<a href="?conversation={older.pk}">' in html
+    assert f'<a href="?conversation={latest.pk}" aria-current="true">' in html
+
+
+def test_a_new_chat_restores_nothing(logged_in: Client, part: VideoPart, alice: User) -> None:
+    conversation_with_answer(alice, part, "再炒糖色")
+    html = logged_in.get(f"{PAGE}?conversation=new").text
+    assert page_config(html)["conversationId"] is None
+    assert "再炒糖色" not in html
+
+
+def test_the_english_account_page_shows_the_token_placeholder(logged_in: Client) -> None:
+    html = logged_in.get("/account/", headers={"accept-language": "en"}).text
+    assert '<code class="header-example">Authorization: Bearer &lt;token&gt;</code>' in html

@@ -9,12 +9,15 @@ connection. Three adjustments to the library (1.1.4):
   "channels_postgres" that this site does not define;
 - a channel made by `new_channel` belongs to this process only, so it is marked as ours at once:
   the library takes an advisory lock on the first `receive` and drops notifications that arrive
-  before it, which lost a message sent to a new channel right before receiving (the health check).
+  before it, which lost a message sent to a new channel right before receiving (the health check);
+- the listener connects again when its connection drops (PostgreSQL restarted), and pooled
+  connections are checked before use, so the layer recovers from an outage without a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,10 @@ from chatbili_site.db import embedded
 
 LAYER_POOL_MIN_SIZE = 1
 LAYER_POOL_MAX_SIZE = 4  # plus one LISTEN connection per event loop that receives
+LISTEN_RETRY_FIRST_SECONDS = 0.5
+LISTEN_RETRY_MAX_SECONDS = 5.0
+
+logger = logging.getLogger(__name__)
 
 
 async def _configure_connection(connection: psycopg.AsyncConnection) -> None:
@@ -61,6 +68,7 @@ class PerLoopDatabaseLayer(layer_db.DatabaseLayer):
                     conninfo=psycopg.conninfo.make_conninfo(conninfo="", **db_params),
                     open=False,
                     configure=_configure_connection,
+                    check=psycopg_pool.AsyncConnectionPool.check_connection,  # drops connections of a dead server
                     min_size=self.psycopg_options.get("min_size", LAYER_POOL_MIN_SIZE),
                     max_size=self.psycopg_options.get("max_size", LAYER_POOL_MAX_SIZE),
                 )
@@ -94,3 +102,17 @@ class EmbeddedPostgresChannelLayer(PostgresChannelLayer):
         channel = await super().new_channel(prefix)
         self._channel_advisory_locks[channel] = True
         return channel
+
+    async def listen_to_all_channels(self) -> None:
+        """The library's listener, kept alive: when its connection drops (PostgreSQL restarted), it
+        listens again after a pause (doubling up to LISTEN_RETRY_MAX_SECONDS), first delivering the
+        messages stored meanwhile. Without this the process never heard a message again."""
+        delay = LISTEN_RETRY_FIRST_SECONDS
+        while True:
+            try:
+                await super().listen_to_all_channels()
+                return  # shut down on purpose
+            except Exception as exc:  # noqa: BLE001 - any failure of the connection: listen again
+                logger.warning("channel layer listener lost its connection (%s); listening again in %.1f s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, LISTEN_RETRY_MAX_SECONDS)

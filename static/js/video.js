@@ -273,6 +273,11 @@
   function dispatch(frame) {
     if (frame.type === "cancelled") {
       if (frame.stream && frame.stream in running) running[frame.stream] = false;
+      if (frame.stream === "answer") {
+        answer = null;
+        chatLog.removeAttribute("aria-busy");
+        announce(labels.stopped);
+      }
       return setBusy();
     }
     if (frame.type === "progress" && !frame.stream) return onProgress(frame); // ingestion (a summary's has a stream)
@@ -300,6 +305,7 @@
     byId("percent").textContent = percent + "%";
     byId("progress-bar").style.width = percent + "%";
     byId("progress").setAttribute("aria-valuenow", String(percent));
+    byId("progress").setAttribute("aria-valuetext", percent + "% · " + (labels[stage] || stage));
     const error = byId("ingest-error");
     error.textContent = frame.error || "";
     error.hidden = !frame.error;
@@ -460,14 +466,26 @@
     if (running.answer) return;
     conversationId = null;
     chatLog.replaceChildren();
-    rememberConversation(null);
+    rememberConversation("new");
+    question.focus();
   });
 
+  // The address names the open conversation, so a reload shows it ("new": an empty chat; without
+  // the parameter the page restores the latest conversation about this part).
   function rememberConversation(id) {
     const url = new URL(window.location.href);
-    if (id) url.searchParams.set("conversation", String(id));
-    else url.searchParams.delete("conversation");
+    url.searchParams.set("conversation", String(id));
     window.history.replaceState(null, "", url.toString());
+  }
+
+  // Screen readers hear that an answer started and, once done, the answer read once: the log
+  // itself is not live, so streamed tokens are never read one by one.
+  const announcer = byId("chat-announcer");
+
+  function announce(text) {
+    if (!announcer) return;
+    announcer.textContent = "";
+    window.setTimeout(() => (announcer.textContent = text), 50);
   }
 
   function onAnswer(frame) {
@@ -480,6 +498,8 @@
       const text = document.createTextNode("");
       article.querySelector(".body").appendChild(text);
       answer = { article: article, text: text };
+      chatLog.setAttribute("aria-busy", "true");
+      announce(labels.answering);
     } else if (frame.type === "token" && answer) {
       answer.text.appendData(frame.text);
       scrollChat();
@@ -490,6 +510,9 @@
       replaceWithFragment(article, config.messageFragmentUrl, frame.message_id, () => {
         const fresh = chatLog.querySelector('[data-message-id="' + frame.message_id + '"]');
         if (fresh) fresh.dataset.state = "done";
+        chatLog.removeAttribute("aria-busy");
+        const body = fresh && fresh.querySelector(".body");
+        if (body) announce(labels.answered + " " + body.textContent.trim());
         scrollChat();
       }, true);
       answer = null;
@@ -502,6 +525,8 @@
       note.className = "error-box small";
       note.textContent = errorText(frame);
       article.appendChild(note);
+      chatLog.removeAttribute("aria-busy");
+      announce(note.textContent);
       answer = null;
       running.answer = false;
       setBusy();
@@ -692,6 +717,78 @@
       })
       .catch(() => then());
   }
+
+  // --- Phone tabs (summary / chat / chapters below the sticky player; site.css) -------------
+
+  const grid = byId("video-grid");
+  const phoneTabs = Array.from(document.querySelectorAll("#phone-tabs [role=tab]"));
+
+  function selectPhoneTab(tab, focus) {
+    for (const other of phoneTabs) {
+      const selected = other === tab;
+      other.setAttribute("aria-selected", String(selected));
+      other.tabIndex = selected ? 0 : -1;
+    }
+    grid.dataset.phoneTab = tab.dataset.panel;
+    if (focus) tab.focus();
+  }
+
+  for (const tab of phoneTabs) {
+    tab.addEventListener("click", () => selectPhoneTab(tab, false));
+    tab.addEventListener("keydown", (event) => {
+      const shown = phoneTabs.filter((item) => !item.hidden);
+      const at = shown.indexOf(tab);
+      const moves = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: shown.length - 1 };
+      if (!(event.key in moves)) return;
+      event.preventDefault();
+      selectPhoneTab(shown[(moves[event.key] + shown.length) % shown.length], true);
+    });
+  }
+
+  document.addEventListener("chatbili:reveal", (event) => {
+    if (event.detail.id === "question") selectPhoneTab(byId("phone-tab-chat"), false);
+  });
+
+  // The chapters tab follows the chapters card (shown once a summary brings chapters).
+  if (chapterCard) {
+    new MutationObserver(() => {
+      const tab = byId("phone-tab-chapters");
+      tab.hidden = chapterCard.hidden;
+      if (tab.hidden && grid.dataset.phoneTab === "chapters") selectPhoneTab(byId("phone-tab-summary"), false);
+    }).observe(chapterCard, { attributes: true, attributeFilter: ["hidden"] });
+  }
+
+  // --- Keyboard: Esc stops a running answer, j / k move between citations -------------------
+  // (`/` and the help dialog are site-wide: site.js.)
+
+  // The citations shown now (on a phone, those of the open tab), in page order.
+  function citationLinks() {
+    return Array.from(document.querySelectorAll("#chat-log a.seek, #summary a.seek")).filter(
+      (link) => link.offsetParent !== null,
+    );
+  }
+
+  function typing(target) {
+    return target.closest("input, textarea, select, [contenteditable=true]") !== null;
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (document.querySelector("dialog[open]")) return;
+    if (event.key === "Escape" && running.answer) {
+      event.preventDefault();
+      send({ type: "cancel" });
+      return;
+    }
+    if ((event.key !== "j" && event.key !== "k") || typing(event.target)) return;
+    const links = citationLinks();
+    if (!links.length) return;
+    event.preventDefault();
+    const at = links.indexOf(document.activeElement);
+    const next = event.key === "j" ? (at < 0 ? 0 : Math.min(links.length - 1, at + 1)) : Math.max(0, at - 1);
+    links[next].focus();
+    links[next].scrollIntoView({ block: "nearest" });
+  });
 
   setBusy();
   connect();

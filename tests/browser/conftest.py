@@ -172,3 +172,146 @@ def page(browser: Browser, site: Site) -> Iterator[Page]:
     context.close()
     assert not errors, f"JavaScript errors in the page: {errors}"
     assert not blocked, f"the Content-Security-Policy blocked something the page needs: {blocked}"
+
+
+# --- One browser for a whole module (issue 16) ----------------------------------------------------
+# A module that uses `module_browser` keeps one Chromium for all its tests. Playwright's sync API
+# marks its event loop as running in this thread, so while it is open the ORM cannot be used
+# here: such a module seeds what it needs with `module_users` (before the browser starts), drives
+# everything else through the site, and `module_database` empties the database after the browser
+# has closed (its tests have no django_db mark, so nothing else flushes it).
+
+AXE_SCRIPT = "/static/vendor/axe-core/axe.min.js"
+PASSWORD = "a-long-pass-phrase-9"
+
+
+@pytest.fixture(scope="module")
+def module_database(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
+    """The test database, emptied once the module (and its browser and site) is done. pytest-django
+    makes it only when a collected test has a django_db mark: when only such modules run, here."""
+    from django.core.management import call_command
+    from django.test.utils import setup_databases, teardown_databases
+
+    made = None
+    with django_db_blocker.unblock():
+        if connection.settings_dict["NAME"] != connection.settings_dict["TEST"]["NAME"]:
+            made = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+        connection.close_pool()  # a pool opened before the test database was made points elsewhere
+    yield
+    with django_db_blocker.unblock():
+        call_command("flush", interactive=False, verbosity=0)
+        connection.close()
+        connection.close_pool()
+        if made is not None:
+            teardown_databases(made, verbosity=0)
+
+
+@pytest.fixture(scope="module")
+def module_users(module_database: None, django_db_blocker: Any) -> dict[str, str]:
+    """Users made before the module's browser starts: username → a signed-in session id."""
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    sessions = {}
+    with django_db_blocker.unblock():
+        for username in ("reader", "newcomer"):
+            user = User.objects.create_user(username, password=PASSWORD)
+            client = Client()
+            client.force_login(user)
+            sessions[username] = client.cookies["sessionid"].value
+        connection.close()
+    return sessions
+
+
+@pytest.fixture(scope="module")
+def module_browser(chromium_executable: str, module_users: dict[str, str], site: Site) -> Iterator[Browser]:
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=chromium_executable, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def new_page(
+    browser: Browser,
+    site: Site,
+    *,
+    locale: str = "zh-CN",
+    session: str | None = None,
+    width: int = 1366,
+    height: int = 900,
+    mobile: bool = False,
+) -> Page:
+    """A page in a fresh context: its language, signed in when `session` is given, a phone when
+    `mobile`. Outside traffic stays local (keep_traffic_local)."""
+    options: dict[str, Any] = {"viewport": {"width": width, "height": height}, "locale": locale}
+    if mobile:
+        options.update(is_mobile=True, has_touch=True, device_scale_factor=2)
+    context = browser.new_context(**options)
+    context.route("**/*", keep_traffic_local(site.url))
+    if session:
+        context.add_cookies([{"name": "sessionid", "value": session, "url": site.url}])
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.errors = errors  # type: ignore[attr-defined]
+    return page
+
+
+AXE_RUN = """async () => {
+  const result = await axe.run(document, {
+    iframes: false,
+    resultTypes: ["violations"],
+    runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]},
+  });
+  return result.violations
+    .filter((violation) => violation.impact === "serious" || violation.impact === "critical")
+    .map((violation) => ({
+      id: violation.id,
+      impact: violation.impact,
+      help: violation.help,
+      nodes: violation.nodes.slice(0, 5).map((node) => node.target.join(" ") + " :: " + node.failureSummary),
+    }));
+}"""
+
+
+def axe_violations(page: Page, site: Site) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations on the page as it is now."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(url=site.url + AXE_SCRIPT)
+    return page.evaluate(AXE_RUN)
+
+
+VIDEO = "BV117411r7R1"
+VIDEO_PATH = f"/videos/{VIDEO}/1/"
+QUESTION = "视频开头讲了什么？"
+
+
+def wait_for_video_page(page: Page) -> None:
+    """Until the page's summary is there (rendered, not streaming) and its socket is open."""
+    import re
+
+    from playwright.sync_api import expect
+
+    expect(page.locator("#summary")).to_have_attribute("data-state", "done", timeout=60_000)
+    expect(page.locator("#socket-state")).to_have_class(re.compile(r"\bopen\b"))
+
+
+@pytest.fixture(scope="module")
+def module_video(module_browser: Browser, site: Site, module_users: dict[str, str]) -> str:
+    """The reader pastes VIDEO's link, the part becomes ready, its Chinese summary is made and
+    QUESTION is answered; the video page's address. (An English page makes its own summary.)"""
+    from playwright.sync_api import expect
+
+    page = new_page(module_browser, site, session=module_users["reader"])
+    page.goto(site.url + "/")
+    page.fill("#link", VIDEO)
+    page.click("#link-form button[type=submit]")
+    page.wait_for_url(f"**{VIDEO_PATH}")
+    expect(page.locator("#ask-button")).to_be_enabled(timeout=60_000)
+    wait_for_video_page(page)
+    page.fill("#question", QUESTION)
+    page.press("#question", "Enter")
+    expect(page.locator("#chat-log .message.assistant").last).to_have_attribute("data-state", "done")
+    page.context.close()
+    return site.url + VIDEO_PATH

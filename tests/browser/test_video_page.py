@@ -235,7 +235,7 @@ def test_errors_a_user_causes_show_in_the_page(impatient: User, page: Page, site
     )
     page.fill("#link", "BV1L9Uoa9EUx")
     page.click("#link-form button[type=submit]")
-    expect(page.locator("#link-error")).to_contain_text("稿件不可见")
+    expect(page.locator("#link-error")).to_contain_text("这个视频目前不公开")
 
     # One LLM request a minute: the summary takes it, so the question is refused with when to retry.
     paste_link(page, "BV117411r7R1", "BV117411r7R1")

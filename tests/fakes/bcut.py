@@ -7,6 +7,13 @@ Both request encodings are understood: JSON with CamelCase keys (model_id "8") a
 snake_case (model_id "7"). `reject_encodings` makes the server refuse one (or both) of them on resource/create
 and resource/create/complete, the way the real server answered in 2025 (code -400) or with
 `reject_status` (e.g. 412). Every request and every uploaded part is recorded.
+
+As bcut behaves in 2026 (docs §14.6): `task_failures` / `result_failures` / `create_failures` list the
+answers given, in order, before the real one on /task, /task/result and /resource/create: a code
+(139201, -400, -500: HTTP 200 with that code) or an HTTP status (412). Each resource/create makes a new
+upload with its own ids, and a task on an upload that already had one fails with 139201 (the
+"follow-up task in the same session" report). `omit_result_while_running` answers polls of a running
+task without `result` (and without `state` when set to "all").
 """
 
 from __future__ import annotations
@@ -55,6 +62,12 @@ class FakeBcut:
     reject_status: int | None = None  # HTTP status for a rejection; None → HTTP 200 with code -400
     per_size: int = 4096
     result_text: str | None = None  # a raw `result` string instead of the utterances
+    task_failures: list[int] = field(default_factory=list)
+    result_failures: list[int] = field(default_factory=list)
+    create_failures: list[int] = field(default_factory=list)
+    omit_result_while_running: str = ""  # "" | "result" | "all"
+    uploads_made: int = 0
+    tasked_uploads: set[str] = field(default_factory=set)
     requests: list[RecordedRequest] = field(default_factory=list)
     parts: dict[int, bytes] = field(default_factory=dict)
     polls: int = 0
@@ -86,11 +99,15 @@ class FakeBcut:
 
     async def create(self, request: Request) -> Response:
         encoding, fields = await self._record(request)
+        if failure := _scripted_failure(self.create_failures):
+            return failure
         if rejection := self._rejection(encoding, fields, CREATE_KEYS, "CreateResourceReq"):
             return rejection
         self.declared_size = int(fields["size"])
+        self.uploads_made += 1
+        self.parts = {}
         file_type = fields[CREATE_KEYS[encoding][3]]
-        self.in_boss_key = f"biz376761249775503627/AIA504914598776816296.{str(file_type).upper()}"
+        self.in_boss_key = f"biz376761249775503627/AIA5049145987768{self.uploads_made:05d}.{str(file_type).upper()}"
         clips = max(1, math.ceil(self.declared_size / self.per_size))
         urls = [f"{request.url.scheme}://{request.url.netloc}/upload/{index}" for index in range(clips)]
         return _ok(
@@ -131,15 +148,27 @@ class FakeBcut:
         encoding, fields = await self._record(request)
         if encoding != "json" or fields.get("resource") != self._download_url or "model_id" not in fields:
             return _error(-400, "bad task request")
+        if failure := _scripted_failure(self.task_failures):
+            return failure
+        if self._download_url in self.tasked_uploads:
+            return _error(139201, "任务创建失败")
+        self.tasked_uploads.add(self._download_url)
+        self.polls = 0
         return _ok({"resource": self._download_url, "result": "", "task_id": TASK_ID})
 
     async def result(self, request: Request) -> Response:
         _, fields = await self._record(request)
         if fields.get("task_id") != TASK_ID or fields.get("model_id") != "7":
             return _error(-400, "unknown task")
+        if failure := _scripted_failure(self.result_failures):
+            return failure
         self.polls += 1
         if self.never_finish or self.polls <= self.polls_before_done:
             state = 0 if self.polls == 1 else 1
+            if self.omit_result_while_running == "all":
+                return _ok({"task_id": TASK_ID})
+            if self.omit_result_while_running == "result":
+                return _ok({"task_id": TASK_ID, "state": state, "remark": "识别中"})
             return _ok({"task_id": TASK_ID, "state": state, "remark": "识别中", "result": ""})
         if self.fail_remark is not None:
             return _ok({"task_id": TASK_ID, "state": 3, "remark": self.fail_remark, "result": ""})
@@ -184,6 +213,16 @@ class FakeBcut:
                 -400, f"Key: '{struct}.{name}' Error:Field validation for '{name}' failed on the 'required' tag"
             )
         return None
+
+
+def _scripted_failure(failures: list[int]) -> Response | None:
+    """The next scripted answer: an HTTP status (400-599) or a bcut code in an HTTP 200 reply."""
+    if not failures:
+        return None
+    failure = failures.pop(0)
+    if 400 <= failure < 600:
+        return PlainTextResponse(f"{failure} Precondition Failed", status_code=failure)
+    return _error(failure, {139201: "任务创建失败", -500: "服务器错误", -400: "请求错误"}.get(failure, "error"))
 
 
 def _etag(body: bytes) -> str:

@@ -132,12 +132,17 @@ class FakeBilibili:
         self.requests: list[RecordedRequest] = []
         self.img_key, self.sub_key = IMG_KEY, SUB_KEY
         self.subtitles_need_login = True
+        self.expired_sessdata: set[str] = set()  # nav answers -101 to these (an expired login)
         self.danmaku_encoding = "raw"  # raw | deflate-header | zlib | plain
         self.timeout_delay_seconds = 2.0
         self._scripts: dict[str, list[ScriptedReply]] = {}
         self._listed_subtitles: dict[str, FakeSubtitle] = {}
+        from tests.fakes.bilibili_collections import FakeCollections  # here: that module imports this one
+
+        self.collections = FakeCollections(self)  # 合集, series and favourites (adds its videos)
         self.app = Starlette(
             routes=[
+                *self.collections.routes(),
                 Route("/x/web-interface/nav", self.nav),
                 Route("/x/frontend/finger/spi", self.finger_spi),
                 Route("/x/web-interface/view", self.view),
@@ -231,7 +236,7 @@ class FakeBilibili:
             "img_url": f"https://i0.hdslb.com/bfs/wbi/{self.img_key}.png",
             "sub_url": f"https://i0.hdslb.com/bfs/wbi/{self.sub_key}.png",
         }
-        if "SESSDATA" in request.cookies:
+        if "SESSDATA" in request.cookies and request.cookies["SESSDATA"] not in self.expired_sessdata:
             return JSONResponse(envelope({"isLogin": True, "mid": 1, "uname": "tester", "wbi_img": wbi_img}))
         return JSONResponse(envelope({"isLogin": False, "wbi_img": wbi_img}, -101, "账号未登录"))
 

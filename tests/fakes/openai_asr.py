@@ -4,6 +4,9 @@
     fake_server(fake.app, ASR_BASE_URL="/v1")
 
 `failures` lists statuses answered, in order, before the real reply (429-then-success and so on).
+With `listen=True` the segments come from the uploaded audio itself: each stretch of one steady tone
+is a segment whose text names the tone's line (tests.asr.generated_audio), with times relative to the
+uploaded file. A file over `max_bytes` (25 MB, as the real API) is refused with 413.
 `response_format=verbose_json` gets {task, language, duration, text, segments}; anything else gets
 only {"text"}, as the real API does. Every multipart upload is recorded.
 """
@@ -11,7 +14,9 @@ only {"text"}, as the real API does. Every multipart upload is recorded.
 from __future__ import annotations
 
 import asyncio
+import io
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +24,16 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import audioop  # C speed without numpy; in the standard library up to Python 3.12
+
+import av
+
+MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+WINDOW_SECONDS = 0.25
+SILENCE_RMS = 500
 
 
 @dataclass
@@ -38,6 +53,8 @@ class FakeOpenAIASR:
     failures: list[int] = field(default_factory=list)
     reply: dict[str, Any] | None = None  # a raw JSON reply instead of the verbose_json built here
     delay_seconds: float = 0.0  # wait this long before answering (timeouts)
+    listen: bool = False  # segments from the uploaded audio's tones instead of `segments`
+    max_bytes: int = MAX_UPLOAD_BYTES
     attempts: int = 0
     uploads: list[ReceivedUpload] = field(default_factory=list)
 
@@ -58,13 +75,16 @@ class FakeOpenAIASR:
         if upload is None:
             return _error(400, "Could not parse multipart form", "invalid_request_error")
         self.uploads.append(upload)
+        if len(upload.data) > self.max_bytes:
+            return _error(413, f"Maximum content size limit ({self.max_bytes}) exceeded", "invalid_request_error")
         if self.reply is not None:
             return JSONResponse(self.reply)
-        text = "".join(segment["text"] for segment in self.segments)
+        heard = await asyncio.to_thread(segments_heard, upload.data) if self.listen else self.segments
+        text = "".join(segment["text"] for segment in heard)
         if upload.fields.get("response_format") != ["verbose_json"]:
             return JSONResponse({"text": text})
-        duration = max((segment["end"] for segment in self.segments), default=0.0)
-        segments = [{"id": index, "seek": 0, **segment} for index, segment in enumerate(self.segments)]
+        duration = max((segment["end"] for segment in heard), default=0.0)
+        segments = [{"id": index, "seek": 0, **segment} for index, segment in enumerate(heard)]
         body = {"task": "transcribe", "language": self.language, "duration": duration, "text": text}
         return JSONResponse({**body, "segments": segments})
 
@@ -101,3 +121,49 @@ def _part_headers(head: bytes) -> dict[str, str]:
         if colon:
             headers[name.strip().lower()] = value.strip()
     return headers
+
+
+def segments_heard(data: bytes) -> list[dict[str, Any]]:
+    """Decode the audio and give one segment per stretch of one steady tone.
+
+    The audio is read in windows of WINDOW_SECONDS: a window's line comes from its zero crossings;
+    silence and single windows (a tone's edge straddling a window) are nobody's line.
+    """
+    from tests.asr.generated_audio import line_of_hz
+
+    samples = _mono_s16(data)
+    width = int(16_000 * WINDOW_SECONDS) * 2
+    lines: list[int | None] = []
+    for offset in range(0, len(samples) - width + 1, width):
+        chunk = samples[offset : offset + width]
+        heard = audioop.rms(chunk, 2) >= SILENCE_RMS
+        lines.append(line_of_hz(audioop.cross(chunk, 2) / 2 / WINDOW_SECONDS) if heard else None)
+    segments = []
+    for first, last, line in _runs(lines):
+        if line is not None and last > first:
+            start, end = first * WINDOW_SECONDS, (last + 1) * WINDOW_SECONDS
+            segments.append({"start": start, "end": end, "text": f"第{line}句"})
+    return segments
+
+
+def _runs(values: list[Any]) -> list[tuple[int, int, Any]]:
+    """(first index, last index, value) of each run of equal values."""
+    runs: list[tuple[int, int, Any]] = []
+    for index, value in enumerate(values):
+        if runs and runs[-1][2] == value and runs[-1][1] == index - 1:
+            runs[-1] = (runs[-1][0], index, value)
+        else:
+            runs.append((index, index, value))
+    return runs
+
+
+def _mono_s16(data: bytes) -> bytes:
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=16_000)
+    pcm = bytearray()
+    with av.open(io.BytesIO(data)) as container:
+        for frame in container.decode(audio=0):
+            for out in resampler.resample(frame):
+                pcm += bytes(out.planes[0])[: out.samples * 2]
+    for out in resampler.resample(None):
+        pcm += bytes(out.planes[0])[: out.samples * 2]
+    return bytes(pcm)

@@ -27,7 +27,7 @@ from tests.fakes.bilibili import (
     raw_deflate,
 )
 from videos.bilibili import BilibiliClient
-from videos.bilibili_replies import absolute_subtitle_url, ai_subtitle_matches, choose_subtitle_track
+from videos.bilibili_replies import absolute_subtitle_url, ai_subtitle_matches, api_error, choose_subtitle_track
 from videos.danmaku import danmaku_from_xml, danmaku_summary, inflate_danmaku
 from videos.errors import INVALID_LINK
 from videos.types import Cue, VideoRef
@@ -84,8 +84,12 @@ async def test_a_private_video_is_an_error_that_is_not_retried(fake: FakeBilibil
         with pytest.raises(AppError) as caught:
             await bilibili.fetch_video_info(PRIVATE[0])
     assert (caught.value.code, caught.value.status, caught.value.retryable) == ("video_private", 422, False)
-    assert caught.value.message("zh") == "稿件不可见：UP主设为私密或已隐藏，请换一个视频"
-    assert caught.value.message("en") == "The video is private or hidden; try another video"
+    assert caught.value.message("zh") == (
+        "这个视频目前不公开（UP 主设为私密或已隐藏），ChatBili 无法读取：请换一个视频，或等它重新公开后再试"
+    )
+    assert caught.value.message("en") == (
+        "The video is private or hidden; try another video, or again once the uploader makes it public"
+    )
     assert len(fake.calls(VIEW)) == 1  # errors that are not retryable are not retried
 
 
@@ -99,6 +103,12 @@ async def test_a_private_video_is_an_error_that_is_not_retried(fake: FakeBilibil
         (-403, "access_denied"),
         (-400, "bilibili_bad_request"),
         (-688, "geo_restricted"),
+        (-689, "copyright_restricted"),
+        (-10403, "members_only"),
+        (-101, "login_required"),
+        (-401, "bilibili_bad_request"),
+        (87007, "upower_exclusive"),
+        (87008, "upower_exclusive"),
         (-12345, "bilibili_error"),
     ],
 )
@@ -111,6 +121,32 @@ async def test_view_error_codes_become_errors_that_are_not_retried(
             await bilibili.fetch_video_info(MULTI_PART[0])
     assert (caught.value.code, caught.value.retryable) == (error_code, False)
     assert len(fake.calls(VIEW)) == 1
+
+
+@pytest.mark.parametrize(
+    ("api_code", "raw", "advice_zh", "advice_en"),
+    [
+        (62002, "稿件不可见", "请换一个视频，或等它重新公开后再试", "try another video, or again once"),
+        (62004, "稿件审核中", "等它发布后再提交", "submit it again once it is published"),
+        (62012, "仅UP主自己可见", "请换一个视频", "try another video"),
+        (-404, "啥都木有", "请在哔哩哔哩打开链接确认一下", "check the link"),
+        (-403, "访问权限不足", "请换一个视频", "try another video"),
+        (-400, "请求错误", "从视频页重新复制地址", "copy it again from the video page"),
+        (-101, "账号未登录", "请让管理员设置 BILIBILI_SESSDATA", "ask the administrator to set BILIBILI_SESSDATA"),
+        (87008, "当前视频为充电专属", "请换一个视频", "try another video"),
+        (-12345, "某个没见过的错误", "请确认链接能在哔哩哔哩正常打开", "check that the link opens on Bilibili"),
+    ],
+)
+def test_every_bilibili_code_speaks_our_own_words_in_both_languages(
+    api_code: int, raw: str, advice_zh: str, advice_en: str
+) -> None:
+    error = api_error(api_code, raw)
+    zh, en = error.message("zh"), error.message("en")
+    assert raw not in zh
+    assert raw not in en
+    assert advice_zh in zh
+    assert advice_en in en
+    assert error.details["bilibili_code"] == api_code
 
 
 async def test_an_unknown_video_is_not_found(fake: FakeBilibili) -> None:

@@ -34,11 +34,28 @@ def make_part(*, stage: str = VideoPart.Stage.READY, title: str = "红烧肉", p
     )
 
 
-def test_anonymous_home_asks_to_log_in(client: Client) -> None:
+def test_anonymous_home_has_the_link_box_and_says_submitting_needs_a_login(client: Client) -> None:
     response = client.get("/")
     assert response.status_code == 200
-    assert 'name="link"' not in response.text
-    assert "/accounts/login/" in response.text
+    assert 'name="link"' in response.text
+    assert "提交时需要登录，链接会保留。" in response.text
+    assert 'href="/accounts/login/"' in response.text
+
+
+def test_submitting_signed_out_asks_to_sign_in_and_keeps_the_link(client: Client) -> None:
+    response = client.post("/videos/", {"link": "BV17x411w7KC"})
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/%3Flink%3DBV17x411w7KC"
+
+
+def test_home_fills_the_box_from_the_link_kept_through_the_login(client: Client) -> None:
+    response = client.get("/", {"link": "BV17x411w7KC"})
+    assert 'value="BV17x411w7KC"' in response.text
+
+
+def test_home_shows_example_links_that_fill_the_box(client: Client) -> None:
+    response = client.get("/")
+    assert '<a href="/?link=av170001" class="example-link">av170001</a>' in response.text
 
 
 def test_home_has_the_link_box_and_my_recent_videos(logged_in: Client, alice: User) -> None:
@@ -69,25 +86,34 @@ def test_submitting_a_link_queues_the_part_and_opens_its_page(logged_in: Client,
             "en",
             "Not a Bilibili video link: paste a video page address, a b23.tv short link or a BV/av id",
         ),
-        ("BV1L9Uoa9EUx", "zh-hans", "稿件不可见：UP主设为私密或已隐藏，请换一个视频"),
+        (
+            "BV1L9Uoa9EUx",
+            "zh-hans",
+            "这个视频目前不公开（UP 主设为私密或已隐藏），ChatBili 无法读取：请换一个视频，或等它重新公开后再试",
+        ),
         ("https://www.bilibili.com/video/BV17x411w7KC?p=99", "zh-hans", "这个视频没有第 99 P（共 10 P）"),
     ],
 )
 def test_a_bad_link_shows_a_message_on_home(
     logged_in: Client, bilibili: FakeBilibili, link: str, language: str, message: str
 ) -> None:
-    response = logged_in.post("/videos/", {"link": link}, headers={"accept-language": language})
+    posted = logged_in.post("/videos/", {"link": link}, headers={"accept-language": language})
+    assert (posted.status_code, posted["Location"]) == (302, "/#link-form")
+    response = logged_in.get("/", headers={"accept-language": language})
 
-    assert response.status_code == 422
+    assert response.status_code == 200
     assert f'<p class="error-box" id="link-error" role="alert">{message}</p>' in response.text
     assert 'role="alert"' in response.text and "Traceback" not in response.text
     assert f'value="{link}"' in response.text  # the pasted text is kept
     assert not VideoRequest.objects.exists()
 
 
-def test_submitting_needs_a_login(client: Client) -> None:
-    response = client.post("/videos/", {"link": "BV17x411w7KC"})
-    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+def test_the_refused_link_and_its_message_are_shown_once(logged_in: Client, bilibili: FakeBilibili) -> None:
+    logged_in.post("/videos/", {"link": "这不是链接"})
+    logged_in.get("/")
+    again = logged_in.get("/")
+    assert 'id="link-error"' not in again.text
+    assert 'value=""' in again.text
 
 
 def test_retry_queues_a_failed_part_again(logged_in: Client) -> None:

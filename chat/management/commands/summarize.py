@@ -2,21 +2,25 @@
 
 It opens the summary through the generation gate (chat.gate) like the websocket and the API, so
 a missing part is `part_not_found`, a part not ingested yet `part_not_ready` (or `ingest_failed`),
-each printed as the error's message. The operator has no quota.
+each printed as the error's message. The operator has no quota. Ctrl-C leaves what was printed and
+ends it with INTERRUPTED_MARKER (exit status 130).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
 from chat.gate import GateStream, SummaryOrder, generation_open
+from core.cli import connection_hint
 from core.errors import AppError
 from videos.links import parse_video_ref
 
 NOT_INGESTED = ("part_not_found", "part_not_ready")
+INTERRUPTED_MARKER = "--- 已中断 interrupted: the summary above is incomplete ---"
 
 
 class Command(BaseCommand):
@@ -35,9 +39,18 @@ class Command(BaseCommand):
         try:
             ref = parse_video_ref(options["link"])
             error = asyncio.run(self.summarize(ref.bvid, ref.page, order))
+        except KeyboardInterrupt:
+            # Ctrl-C: asyncio.run cancelled the stream (the summary is saved as interrupted); what it
+            # had is printed above, and this says it is not the whole summary.
+            self.stdout.write(f"\n{INTERRUPTED_MARKER}")
+            self.stdout.flush()
+            # the closed loop leaves a summary follower's generator pending; its "Task was destroyed"
+            # line at exit would only confuse after the marker
+            logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+            raise CommandError("interrupted", returncode=130) from None
         except AppError as exc:
             hint = " (run `manage.py ingest` first)" if exc.code in NOT_INGESTED else ""
-            raise CommandError(f"{exc.code}: {exc.message()}{hint}") from exc
+            raise CommandError(f"{exc.code}: {exc.message()}{hint}{connection_hint(exc.code)}") from exc
         if error:
             raise CommandError(error)
 
@@ -54,7 +67,7 @@ class Command(BaseCommand):
             elif event["type"] == "reset":
                 self.stdout.write("\n--- restarted ---\n")
             elif event["type"] == "error":
-                return f"{event['code']}: {event['message']}"
+                return f"{event['code']}: {event['message']}{connection_hint(event['code'])}"
             elif event["type"] == "done":
                 label = "（离线摘要 offline summary）" if event["summary"].get("offline") else ""
                 self.stdout.write(f"\n{label}")

@@ -1,0 +1,355 @@
+"""Library-scale retrieval: top-8 over one user's 60k chunks among 300k, filtered HNSW vs exact.
+
+    .venv/bin/python bench/library_retrieval.py [--chunks 300000] [--users 5] [--queries 100] [--uniform]
+
+It works in its own database, `bench_chatbili_library` (created migrated on the configured server,
+dropped at the end). `--users` users own the same number of one-part videos each (200 chunks per
+part), so with the defaults the measured user owns 300 parts = 60k chunks of the 300k. The
+chunks are bulk-loaded with binary COPY with the indexes dropped, then the model's own HNSW and
+GIN indexes are built.
+
+Vectors are random 1024-dim vectors with structure: a topic (64 of them), a part offset, a section
+offset (10 chunks) and per-chunk noise, so a chunk's true neighbours are a few of its section's
+and its part's, as with real embeddings; `--uniform` uses uniform noise instead (the worst case
+for any approximate index: every distance is nearly the same). A question's vector is a random
+chunk of the user's, plus noise. Text is topic words, for the keyword half of hybrid retrieval.
+
+Reported for each query kind: p50/p99 latency and recall@8 against the exact search of the same
+scope (index scans off, which rules out HNSW).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import multiprocessing
+import os
+import random
+import statistics
+import sys
+import time
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ["OPENAI_API_KEY"] = ""  # the offline embedder: no network
+
+from common import machine, setup_django
+
+setup_django()
+
+from django.conf import settings  # noqa: E402
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from retrieval import TOPICS, chunk_index_sql, copy_chunks, execute_all, vector_bytes  # noqa: E402
+
+import chat.retrieval as chat_retrieval  # noqa: E402
+from chat.library import library_ready_part_ids  # noqa: E402
+from chat.retrieval import (  # noqa: E402
+    keyword_ranking,
+    retrieve_across_parts_by_vector,
+    vector_queryset,
+    vector_ranking,
+)
+from videos.embeddings import embedding_space  # noqa: E402
+from videos.models import Video, VideoPart, VideoRequest  # noqa: E402
+from videos.search_text import search_terms  # noqa: E402
+
+DATABASE = "bench_chatbili_library"
+DIMENSIONS = 1024
+CHUNKS_PER_PART = 200
+CHUNKS_PER_SECTION = 10
+TOPIC_COUNT = 64
+TOP_K = 8
+LOAD_BATCH = 5000
+# Standard deviations of each level of the generated vectors (see the module docstring).
+PART_SPREAD, SECTION_SPREAD, CHUNK_SPREAD, QUESTION_SPREAD = 0.7, 0.5, 0.35, 0.2
+UNIFORM = False  # set from --uniform before the pool forks
+
+
+# --- Generated vectors and text ---------------------------------------------------------------
+
+
+def gaussian(seed: int, scale: float) -> list[float]:
+    rng = random.Random(seed)
+    return [rng.gauss(0.0, scale) for _ in range(DIMENSIONS)]
+
+
+def noise(rng: random.Random, scale: float) -> array:
+    """Cheap noise: uniform int8 bytes (variance ≈ 1/3 after scaling to [-1, 1]) times `scale`·√3."""
+    factor = scale * math.sqrt(3) / 128
+    return array("f", (value * factor for value in array("b", rng.randbytes(DIMENSIONS))))
+
+
+_section_cache: dict[int, list[float]] = {}
+
+
+def section_centre(section: int) -> list[float]:
+    """topic + part offset + section offset, for a section (global number)."""
+    if section not in _section_cache:
+        part = section * CHUNKS_PER_SECTION // CHUNKS_PER_PART
+        topic = gaussian(10_000_000 + part % TOPIC_COUNT, 1.0)
+        part_offset = gaussian(20_000_000 + part, PART_SPREAD)
+        section_offset = gaussian(30_000_000 + section, SECTION_SPREAD)
+        _section_cache.clear() if len(_section_cache) > 64 else None
+        _section_cache[section] = [a + b + c for a, b, c in zip(topic, part_offset, section_offset, strict=True)]
+    return _section_cache[section]
+
+
+def chunk_vector(index: int) -> list[float]:
+    rng = random.Random(index)
+    if UNIFORM:
+        return list(noise(rng, 1.0))
+    centre = section_centre(index // CHUNKS_PER_SECTION)
+    return [c + n for c, n in zip(centre, noise(rng, CHUNK_SPREAD), strict=True)]
+
+
+def chunk_text(index: int) -> str:
+    part = index // CHUNKS_PER_PART
+    words = TOPICS[part % len(TOPICS)].split()
+    rng = random.Random(index)
+    return "，".join("".join(rng.sample(words, 4)) for _ in range(4)) + "。"
+
+
+def generate_rows(indexes: range) -> list[tuple[int, int, str, str, bytes]]:
+    """(part number, ordinal, text, keyword terms, binary vector) for each chunk index."""
+    rows = []
+    for index in indexes:
+        text = chunk_text(index)
+        vector = vector_bytes(chunk_vector(index))
+        rows.append((index // CHUNKS_PER_PART, index % CHUNKS_PER_PART, text, search_terms(text), vector))
+    return rows
+
+
+# --- Loading ------------------------------------------------------------------------------------
+
+
+def create_library(parts: int, users: int) -> tuple[dict[int, int], list]:
+    """One video of one part per part number, the videos dealt round-robin to the users."""
+    user_model = get_user_model()
+    owners = [user_model.objects.create_user(f"bench{number}") for number in range(users)]
+    videos = Video.objects.bulk_create(
+        Video(bvid=f"BV1lib{number:06d}", aid=number + 1, title=f"第{number}个视频") for number in range(parts)
+    )
+    created = VideoPart.objects.bulk_create(
+        VideoPart(video=video, page=1, cid=number + 1, stage=VideoPart.Stage.READY)
+        for number, video in enumerate(videos)
+    )
+    VideoRequest.objects.bulk_create(
+        VideoRequest(user=owners[number % users], video=video) for number, video in enumerate(videos)
+    )
+    return {number: part.pk for number, part in enumerate(created)}, owners
+
+
+def load(chunks: int, users: int, pool: multiprocessing.pool.Pool) -> tuple[list, dict[str, float]]:
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    execute_all(chunk_index_sql(drop=True))
+    part_ids, owners = create_library(math.ceil(chunks / CHUNKS_PER_PART), users)
+    space = embedding_space()
+    batches = [range(start, min(start + LOAD_BATCH, chunks)) for start in range(0, chunks, LOAD_BATCH)]
+    for rows in pool.imap(generate_rows, batches):
+        with transaction.atomic():
+            copy_chunks(rows, part_ids, space)
+    timings["generate+COPY"] = time.perf_counter() - started
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute("SET maintenance_work_mem = '3GB'")
+        cursor.execute("SET max_parallel_maintenance_workers = 1")
+        execute_all(chunk_index_sql(drop=False))
+    timings["index build (HNSW+GIN)"] = time.perf_counter() - started
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    timings["vacuum analyze"] = time.perf_counter() - started
+    return owners, timings
+
+
+@contextmanager
+def library_database(*, keep: bool, reuse: bool) -> Iterator[None]:
+    """A migrated `bench_chatbili_library`: fresh (or the kept one with --reuse), dropped unless --keep."""
+    connection.settings_dict["TEST"]["NAME"] = DATABASE
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=reuse)
+    try:
+        yield
+    finally:
+        connection.close_pool()
+        if keep:
+            connection.close()
+            connection.settings_dict["NAME"] = old_name
+        else:
+            connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+# --- Measuring ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Query:
+    question: str
+    vector: list[float]
+
+
+def make_queries(user_part_numbers: Sequence[int], count: int, seed: int) -> list[Query]:
+    rng = random.Random(seed)
+    queries = []
+    for _ in range(count):
+        index = rng.choice(user_part_numbers) * CHUNKS_PER_PART + rng.randrange(CHUNKS_PER_PART)
+        vector = [value + extra for value, extra in zip(chunk_vector(index), noise(rng, QUESTION_SPREAD), strict=True)]
+        words = chunk_text(index).split("，")[0]
+        queries.append(Query(f"{words[:4]}怎么样", vector))
+    return queries
+
+
+def exact(search: Callable[[], list[int]]) -> list[int]:
+    """`search` with index scans off: no HNSW, so every vector ordering is exact."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        return search()
+
+
+def vector_top(scope: list[int], query: Query, limit: int = TOP_K, iterative: bool = True) -> list[int]:
+    with transaction.atomic():
+        if not iterative:
+            with connection.cursor() as cursor:  # the next SET LOCAL in vector_ranking is overridden below
+                cursor.execute(f"SET LOCAL hnsw.ef_search = {chat_retrieval.LIBRARY_EF_SEARCH}")
+                cursor.execute("SET LOCAL hnsw.iterative_scan = off")
+            rows = vector_queryset(scope, query.vector).values_list("pk", flat=True)[:limit]
+            return list(rows)
+        return vector_ranking(part_id=scope, vector=query.vector, limit=limit)
+
+
+def hybrid(user, query: Query) -> list[int]:
+    """What library search does after embedding the question: the scope, then hybrid retrieval."""
+    scope = library_ready_part_ids(user=user)
+    found = retrieve_across_parts_by_vector(part_ids=scope, question=query.question, vector=query.vector, k=TOP_K)
+    return [chunk.chunk_id for chunk in found if not chunk.is_context]
+
+
+@dataclass
+class Result:
+    name: str
+    latencies_ms: list[float]
+    recalls: list[float]
+    note: str = ""
+
+    def line(self) -> str:
+        ordered = sorted(self.latencies_ms)
+        p50 = statistics.median(ordered)
+        p99 = ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)]
+        recall = statistics.fmean(self.recalls)
+        figures = f"n={len(ordered):>3}  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  recall@8 {recall:.3f}"
+        return f"  {self.name:<52} {figures}  {self.note}"
+
+
+def measure(name: str, queries: Sequence[Query], search: Callable[[Query], list[int]], truth: list[list[int]]):
+    search(queries[0])  # warm-up
+    latencies, recalls = [], []
+    for query, expected in zip(queries, truth, strict=True):
+        started = time.perf_counter()
+        found = search(query)
+        latencies.append((time.perf_counter() - started) * 1000)
+        recalls.append(len(set(found) & set(expected)) / len(expected) if expected else 1.0)
+    return Result(name, latencies, recalls)
+
+
+def plan_of(scope: list[int], query: Query) -> str:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        plan = vector_queryset(scope, query.vector).values_list("pk", flat=True)[:TOP_K].explain()
+    scans = [line.strip().removeprefix("->  ").split("  (")[0] for line in plan.splitlines() if "Scan" in line]
+    return "plan: " + "; ".join(scans)
+
+
+def bench(user, queries: list[Query]) -> list[Result]:
+    scope = library_ready_part_ids(user=user)
+    truth = [exact(lambda q=query: vector_ranking(part_id=scope, vector=q.vector, limit=TOP_K)) for query in queries]
+    truth_hybrid = [exact(lambda q=query: hybrid(user, q)) for query in queries]
+    results = [
+        measure("vector top-8, user filter (HNSW, iterative scan)", queries, lambda q: vector_top(scope, q), truth),
+        measure(
+            "vector top-8, user filter (HNSW, no iterative scan)",
+            queries,
+            lambda q: vector_top(scope, q, iterative=False),
+            truth,
+        ),
+        measure(
+            "hybrid top-8 incl. the user's scope (library search)", queries, lambda q: hybrid(user, q), truth_hybrid
+        ),
+        measure(
+            "vector top-8, user filter, exact (no index)",
+            queries[:20],
+            lambda q: exact(lambda: vector_ranking(part_id=scope, vector=q.vector, limit=TOP_K)),
+            truth[:20],
+        ),
+    ]
+    keyword_truth = [keyword_ranking(part_id=scope, question=q.question, limit=TOP_K * 4) for q in queries]
+    results.append(
+        measure(
+            "keyword half of hybrid (32 candidates)",
+            queries,
+            lambda q: keyword_ranking(part_id=scope, question=q.question, limit=TOP_K * 4),
+            keyword_truth,
+        )
+    )
+    results.append(
+        measure(
+            "vector half of hybrid (32 candidates)",
+            queries,
+            lambda q: vector_ranking(part_id=scope, vector=q.vector, limit=TOP_K * 4),
+            [exact(lambda q=q: vector_ranking(part_id=scope, vector=q.vector, limit=TOP_K * 4)) for q in queries],
+        )
+    )
+    results[0].note = plan_of(scope, queries[0])
+    return results
+
+
+def main() -> None:
+    global UNIFORM
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chunks", type=int, default=300_000)
+    parser.add_argument("--users", type=int, default=5)
+    parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--uniform", action="store_true", help="uniform random vectors (no structure)")
+    parser.add_argument("--keep", action="store_true", help=f"keep the {DATABASE} database")
+    parser.add_argument("--ef-search", type=int, default=0, help="override LIBRARY_EF_SEARCH (exploring)")
+    parser.add_argument("--reuse", action="store_true", help=f"measure the kept {DATABASE} (same arguments)")
+    args = parser.parse_args()
+    UNIFORM = args.uniform
+    if args.ef_search:
+        chat_retrieval.LIBRARY_EF_SEARCH = args.ef_search
+    settings.DEBUG = False
+    run_started = time.perf_counter()
+    print(machine(), flush=True)
+    pool = multiprocessing.get_context("fork").Pool(os.cpu_count() or 1)
+    with pool, library_database(keep=args.keep, reuse=args.reuse):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT current_setting('server_version'), extversion FROM pg_extension WHERE extname='vector'"
+            )
+            server, pgvector = cursor.fetchone()
+        if args.reuse:
+            owners, timings = list(get_user_model().objects.order_by("pk")), {}
+        else:
+            owners, timings = load(args.chunks, args.users, pool)
+        user = owners[0]
+        user_parts = list(range(0, math.ceil(args.chunks / CHUNKS_PER_PART), args.users))
+        kind = "uniform random" if UNIFORM else "structured random (topic/part/section/noise)"
+        print(f"PostgreSQL {server}, pgvector {pgvector}; {DIMENSIONS}-dim {kind} vectors")
+        print(
+            f"hnsw.ef_search {chat_retrieval.LIBRARY_EF_SEARCH} over many parts; load average {os.getloadavg()[0]:.1f}"
+        )
+        print(
+            f"{args.chunks} chunks, {args.users} users; the measured user has {len(user_parts)} parts = "
+            f"{len(user_parts) * CHUNKS_PER_PART} chunks; " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
+        )
+        for result in bench(user, make_queries(user_parts, args.queries, seed=7)):
+            print(result.line(), flush=True)
+    print(f"total run time {time.perf_counter() - run_started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
