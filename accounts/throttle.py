@@ -58,7 +58,7 @@ def lockout_response(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpRes
 
 
 def api_token_guard(request: HttpRequest) -> None:
-    """Before checking a bearer token: AppError login_locked when its client is locked out."""
+    """After a bearer token authenticated no one: AppError login_locked when its client is locked out."""
     if AxesProxyHandler.is_locked(request, {"username": API_TOKEN_USERNAME}):
         raise lockout_error(request)
 

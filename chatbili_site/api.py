@@ -76,14 +76,14 @@ class ApiTokenAuth(HttpBearer):
     """A personal API token (`Authorization: Bearer cbt_…`); never needs CSRF."""
 
     def authenticate(self, request: HttpRequest, token: str) -> Any | None:
-        api_token_guard(request)  # a locked-out client: 429 login_locked (accounts.throttle)
         user = api_token_authenticate(token.strip())
-        if user is not None:
+        if user is not None:  # a valid token is never throttled (and costs no lockout query)
             request.user = user
             request.auth_method = "token"
-        else:
-            api_token_failed(request)  # a bad token counts as a failed sign-in
-        return user
+            return user
+        api_token_guard(request)  # guessing tokens: a locked-out client gets 429 login_locked
+        api_token_failed(request)  # a bad token counts as a failed sign-in
+        return None
 
 
 class SessionCsrfAuth(APIKeyCookie):
