@@ -1,6 +1,8 @@
 """Library-scale retrieval: top-8 over one user's 60k chunks among 300k, filtered HNSW vs exact.
 
     .venv/bin/python bench/library_retrieval.py [--chunks 300000] [--users 5] [--queries 100] [--uniform]
+    .venv/bin/python bench/library_retrieval.py --keep     # load once (minutes), keep the database
+    .venv/bin/python bench/library_retrieval.py --reuse    # measure the kept one again (add --keep to keep it)
 
 It works in its own database, `bench_chatbili_library` (created migrated on the configured server,
 dropped at the end). `--users` users own the same number of one-part videos each (200 chunks per
@@ -15,7 +17,10 @@ for any approximate index: every distance is nearly the same). A question's vect
 chunk of the user's, plus noise. Text is topic words, for the keyword half of hybrid retrieval.
 
 Reported for each query kind: p50/p99 latency and recall@8 against the exact search of the same
-scope (index scans off, which rules out HNSW).
+scope (index scans off, which rules out HNSW). The vector search measured is the site's own
+(`chat.retrieval.vector_ranking` over a list of parts): an HNSW iterative scan kept on the index
+when the scope has more than `LIBRARY_EXACT_MAX_CHUNKS` chunks, an exact search otherwise (the
+10-part collection line). The header names the HNSW index's build parameters.
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ CHUNKS_PER_PART = 200
 CHUNKS_PER_SECTION = 10
 TOPIC_COUNT = 64
 TOP_K = 8
+SMALL_SCOPE_PARTS = 10  # a collection of 2,000 chunks: under LIBRARY_EXACT_MAX_CHUNKS, searched exactly
 LOAD_BATCH = 5000
 # Standard deviations of each level of the generated vectors (see the module docstring).
 PART_SPREAD, SECTION_SPREAD, CHUNK_SPREAD, QUESTION_SPREAD = 0.7, 0.5, 0.35, 0.2
@@ -205,18 +211,24 @@ def make_queries(user_part_numbers: Sequence[int], count: int, seed: int) -> lis
 
 
 def exact(search: Callable[[], list[int]]) -> list[int]:
-    """`search` with index scans off: no HNSW, so every vector ordering is exact."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_indexscan = off")
-        return search()
+    """`search` with index scans off (no HNSW, so every vector ordering is exact), at any scope size."""
+    exact_max = chat_retrieval.LIBRARY_EXACT_MAX_CHUNKS
+    chat_retrieval.LIBRARY_EXACT_MAX_CHUNKS = 10**9  # the library ranking's exact plan, whatever the size
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_indexscan = off")
+            return search()
+    finally:
+        chat_retrieval.LIBRARY_EXACT_MAX_CHUNKS = exact_max
 
 
 def vector_top(scope: list[int], query: Query, limit: int = TOP_K, iterative: bool = True) -> list[int]:
     with transaction.atomic():
         if not iterative:
-            with connection.cursor() as cursor:  # the next SET LOCAL in vector_ranking is overridden below
+            with connection.cursor() as cursor:  # the HNSW plan as the library runs it, without iterating
                 cursor.execute(f"SET LOCAL hnsw.ef_search = {chat_retrieval.LIBRARY_EF_SEARCH}")
                 cursor.execute("SET LOCAL hnsw.iterative_scan = off")
+                cursor.execute("SET LOCAL enable_sort = off")
             rows = vector_queryset(scope, query.vector).values_list("pk", flat=True)[:limit]
             return list(rows)
         return vector_ranking(part_id=scope, vector=query.vector, limit=limit)
@@ -257,8 +269,8 @@ def measure(name: str, queries: Sequence[Query], search: Callable[[Query], list[
 
 
 def plan_of(scope: list[int], query: Query) -> str:
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+    with transaction.atomic():
+        chat_retrieval.plan_library_search(scope)  # what vector_ranking does first
         plan = vector_queryset(scope, query.vector).values_list("pk", flat=True)[:TOP_K].explain()
     scans = [line.strip().removeprefix("->  ").split("  (")[0] for line in plan.splitlines() if "Scan" in line]
     return "plan: " + "; ".join(scans)
@@ -278,6 +290,15 @@ def bench(user, queries: list[Query]) -> list[Result]:
         ),
         measure(
             "hybrid top-8 incl. the user's scope (library search)", queries, lambda q: hybrid(user, q), truth_hybrid
+        ),
+        measure(
+            f"vector top-8, a {SMALL_SCOPE_PARTS}-part collection (exact plan)",
+            queries,
+            lambda q: vector_ranking(part_id=scope[:SMALL_SCOPE_PARTS], vector=q.vector, limit=TOP_K),
+            [
+                exact(lambda q=q: vector_ranking(part_id=scope[:SMALL_SCOPE_PARTS], vector=q.vector, limit=TOP_K))
+                for q in queries
+            ],
         ),
         measure(
             "vector top-8, user filter, exact (no index)",
@@ -331,6 +352,8 @@ def main() -> None:
                 "SELECT current_setting('server_version'), extversion FROM pg_extension WHERE extname='vector'"
             )
             server, pgvector = cursor.fetchone()
+            cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'chunk_embedding_hnsw_cosine'")
+            (hnsw_options,) = cursor.fetchone() or ([],)
         if args.reuse:
             owners, timings = list(get_user_model().objects.order_by("pk")), {}
         else:
@@ -340,7 +363,9 @@ def main() -> None:
         kind = "uniform random" if UNIFORM else "structured random (topic/part/section/noise)"
         print(f"PostgreSQL {server}, pgvector {pgvector}; {DIMENSIONS}-dim {kind} vectors")
         print(
-            f"hnsw.ef_search {chat_retrieval.LIBRARY_EF_SEARCH} over many parts; load average {os.getloadavg()[0]:.1f}"
+            f"HNSW index {', '.join(hnsw_options or [])}; hnsw.ef_search {chat_retrieval.LIBRARY_EF_SEARCH} over "
+            f"more than {chat_retrieval.LIBRARY_EXACT_MAX_CHUNKS} chunks (exact below); "
+            f"load average {os.getloadavg()[0]:.1f}"
         )
         print(
             f"{args.chunks} chunks, {args.users} users; the measured user has {len(user_parts)} parts = "

@@ -10,6 +10,7 @@ websocket clients in this process. It reports, against the targets of issue 12:
   lost, first-token overhead p50/p99, the gap between tokens our server adds (p99), and the CPU
   the site's processes spent per streamed answer (from /proc, user + system time).
 Run: .venv/bin/python bench/ws_chat.py [--clients 50,200] [--servers 1] [--token-delay 0.02] [--tokens 150]
+     [--token-window-ms MS]
 With --profile DIR (needs `pip install py-spy`, not a requirement), each N's run is sampled into
 DIR/ws-<N>-<pid>.txt as collapsed stacks (CPU time of the servers' Python threads; the measured
 CPU then includes py-spy's interruptions, so take the figures from a run without it).
@@ -211,6 +212,7 @@ def main() -> None:
     parser.add_argument("--servers", type=int, default=1)
     parser.add_argument("--token-delay", type=float, default=0.02)
     parser.add_argument("--tokens", type=int, default=150)
+    parser.add_argument("--token-window-ms", type=int, default=None, help="TOKEN_FRAME_WINDOW_MS for the servers")
     parser.add_argument("--profile", metavar="DIR", help="sample the servers with py-spy during each N (not installed)")
     args = parser.parse_args()
     counts = [int(value) for value in args.clients.split(",")]
@@ -228,11 +230,14 @@ def main() -> None:
             cookies = prepare(max(counts))
             connection.close_pool()
             env = {**os.environ, "DATABASE_URL": database_url()}
+            if args.token_window_ms is not None:
+                env["TOKEN_FRAME_WINDOW_MS"] = str(args.token_window_ms)
             port, servers = start_servers(args.servers, env)
             try:
                 print(f"machine: {machine()}")
                 print(f"fake LLM: {args.tokens} tokens, one every {args.token_delay * 1000:.0f} ms")
-                print(f"{args.servers} daphne process(es) on one socket")
+                window = env.get("TOKEN_FRAME_WINDOW_MS", "0")
+                print(f"{args.servers} daphne process(es) on one socket; token frame window {window} ms")
                 measure(f"127.0.0.1:{port}", [server.pid for server in servers], cookies, counts, args)
             finally:
                 for server in servers:

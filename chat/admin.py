@@ -21,6 +21,7 @@ from chat.models import (
     CommentDraftSet,
     Conversation,
     Message,
+    SeriesSummary,
     Summary,
     SummaryTemplate,
     UsageRecord,
@@ -200,6 +201,38 @@ class SummaryAdmin(ReadOnlyAdmin):
     @admin.display(description="LLM tokens", ordering="prompt_tokens")
     def tokens(self, summary: Summary) -> int:
         return summary.prompt_tokens + summary.completion_tokens
+
+
+@admin.register(SeriesSummary)
+class SeriesSummaryAdmin(ReadOnlyAdmin):
+    """A collection's overviews (chat.series), one per cache key. Read-only like the video summaries;
+    deleting one (not while it is being generated) makes the next request for it generate it again."""
+
+    list_display = [
+        "id", "collection", "owner", "language", "model", "prompt_version", "status", "offline", "llm_calls",
+        "tokens", "updated_at",
+    ]  # fmt: skip
+    list_filter = ["language", ("collection", admin.RelatedOnlyFieldListFilter), "status", "offline", "model"]
+    list_select_related = ["collection__owner"]
+    search_fields = ["collection__title", "collection__owner__username"]
+    actions = ["delete_to_regenerate"]
+
+    @admin.display(description="owner", ordering="collection__owner__username")
+    def owner(self, series: SeriesSummary) -> str:
+        return series.collection.owner.get_username()
+
+    @admin.display(description="LLM tokens", ordering="prompt_tokens")
+    def tokens(self, series: SeriesSummary) -> int:
+        return series.prompt_tokens + series.completion_tokens
+
+    @admin.action(description="Delete, so the next request generates them again (skips ones being generated)")
+    def delete_to_regenerate(self, request: HttpRequest, queryset: QuerySet[SeriesSummary]) -> None:
+        generating = queryset.filter(status=SeriesSummary.Status.GENERATING).count()
+        deleted, _ = queryset.exclude(status=SeriesSummary.Status.GENERATING).delete()
+        text = f"deleted {deleted} series summaries; the next request for each generates it again"
+        if generating:
+            text += f" ({generating} being generated were skipped)"
+        self.message_user(request, text, messages.WARNING if generating else messages.SUCCESS)
 
 
 @admin.register(SummaryTemplate)

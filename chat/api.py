@@ -21,7 +21,7 @@ from asgiref.sync import sync_to_async
 from channels.db import aclose_old_connections
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from ninja import Field, Path, Query, Router, Schema, Status
 from ninja.pagination import PageNumberPagination, paginate
 from pydantic import ConfigDict
@@ -29,12 +29,13 @@ from pydantic import ConfigDict
 from chat.api_outline import ChapterOut
 from chat.api_outline import router as outline_router
 from chat.api_templates import router as summary_templates_router
+from chat.cached_summaries import summary_json, summary_made_for
 from chat.errors import CONVERSATION_NOT_FOUND, INCOMPLETE, INTERNAL_ERROR, PART_NOT_READY, SESSION_REQUIRED
 from chat.gate import AnswerOrder, CommentsOrder, GateStream, SummaryOrder, generation_open
-from chat.models import ApiToken, Conversation, Message, Summary
+from chat.models import ApiToken, Conversation, Message
 from chat.quotas import usage_summary
 from chat.schemas import MAX_ID, NO_NUL, STYLE_DESCRIPTION, ChatIn, CommentsIn, Language
-from chat.selectors import api_tokens_for_user, conversations_for_user, summary_current
+from chat.selectors import api_tokens_for_user, conversations_for_user
 from chat.services.api_tokens import api_token_create, api_token_revoke
 from chat.styles import style_key
 from core.api import error_responses
@@ -186,9 +187,10 @@ class PendingOut(Schema):
 )
 async def summary_get(request: HttpRequest, bvid: Bvid, page: Page, query: Query[SummaryQuery]) -> Any:
     """The part's summary. 202 with the ingestion status while the part is not ready yet."""
-    part, made = await part_with_made_summary(bvid=bvid, page=page, query=query, user=request.auth)
-    if made is not None:  # the cached read: free, no generation to open
-        return {"bvid": bvid, "page": page, **made.to_dict()}
+    made, part = await made_summary_or_part(bvid=bvid, page=page, query=query, user=request.auth)
+    if made is not None:  # the cached read: free, no generation to open, one query
+        body = summary_json(bvid=bvid, page=page, row=made, fields=SUMMARY_OUT_FIELDS)
+        return HttpResponse(body, content_type="application/json; charset=utf-8")
     if not part.is_ready and part.is_in_progress:
         pending = {"status": "ingesting", "message": AppError(PART_NOT_READY).message(), "part": part_out(part)}
         return Status(202, pending)
@@ -200,19 +202,30 @@ async def summary_get(request: HttpRequest, bvid: Bvid, page: Page, query: Query
     return {"bvid": bvid, "page": page, **done["summary"]}
 
 
+# The cached read's JSON (chat.cached_summaries.summary_json) has exactly SummaryOut's fields.
+SUMMARY_OUT_FIELDS = {
+    "": tuple(SummaryOut.model_fields),
+    "key_points": tuple(KeyPointOut.model_fields),
+    "chapters": tuple(ChapterOut.model_fields),
+}
+
+
 @sync_to_async
-def part_with_made_summary(*, bvid: str, page: int, query: SummaryQuery, user: Any) -> tuple[VideoPart, Summary | None]:
-    """The part (or part_not_found), and for a JSON request on a ready part its current summary
-    when already made (chat.selectors.summary_current): one trip to the database thread. None
-    sends the request through the gate, which also reports bad input (a bad style, language)."""
-    part = part_get_or_404(bvid=bvid, page=page)
-    if query.stream or not part.is_ready:
-        return part, None
-    try:
-        key = style_key(style=query.style, user=user)
-    except AppError:
-        return part, None
-    return part, summary_current(part_id=part.pk, language=query.language, style=key)
+def made_summary_or_part(
+    *, bvid: str, page: int, query: SummaryQuery, user: Any
+) -> tuple[dict | None, VideoPart | None]:
+    """One trip to the database thread. For a JSON request whose summary is already made (a ready
+    part, chat.cached_summaries): its fields, in one query. Otherwise the part (or part_not_found)
+    for the full path; the gate also reports bad input there (a bad style, language)."""
+    if not query.stream:
+        try:
+            key = style_key(style=query.style, user=user)
+        except AppError:
+            key = None
+        made = summary_made_for(bvid=bvid, page=page, language=query.language, style=key) if key else None
+        if made is not None:
+            return made, None
+    return None, part_get_or_404(bvid=bvid, page=page)
 
 
 # --- comment drafts ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ The socket is always accepted first, then closed with 4401 when nobody is signed
 session expired) and 4404 when the part does not exist: a close before accepting would reach
 the browser as a failed handshake (HTTP 403), without the code.
 
-With TOKEN_FRAME_WINDOW_SECONDS set, a stream's text tokens that come within it of the stream's
+With the TOKEN_FRAME_WINDOW_MS setting, a stream's text tokens that come within it of the stream's
 last frame share the next `token` frame (its `text` is theirs, in order); see TokenFrames.
 
 `cancel` stops every running stream and is acknowledged once per stream it stopped with
@@ -60,10 +60,8 @@ CLOSE_NO_SUCH_PART = 4404
 STREAM_OF = {"ask": "answer", "summary": "summary", "regenerate": "summary", "comments": "comments"}
 STREAMS = ("answer", "summary", "comments")
 DJANGO_LANGUAGE = {"zh": "zh-hans", "en": "en"}
-# Tokens closer together than this to a stream's last frame share the next frame (TokenFrames).
-# Off (0): at 200 concurrent answers on 2 cores a 15 ms window cut the frames 3x and the CPU per
-# answer ~8%, but raised the p99 added gap by ~70 ms, past the 50 ms target (issue 12).
-TOKEN_FRAME_WINDOW_SECONDS = 0.0
+# TOKEN_FRAME_WINDOW_MS (TokenFrames): at 200 concurrent answers on 2 cores a 15 ms window cut the
+# frames ~3x and the CPU per answer ~8%, but raised the p99 added gap by ~70 ms (issue 12).
 TOKEN_KEYS = {"type", "text"}
 # The streams running on this process's sockets: a server stopping gracefully waits for them
 # (chatbili_site.supervisor_daphne), then cancels them, which saves them as interrupted.
@@ -85,7 +83,7 @@ def socket_language(scope: dict) -> str:
 class TokenFrames:
     """One stream's text tokens as websocket frames, coalesced when they come close together.
 
-    A token arriving TOKEN_FRAME_WINDOW_SECONDS or more after the stream's last frame goes out at
+    A token arriving TOKEN_FRAME_WINDOW_MS or more after the stream's last frame goes out at
     once (a first token, or tokens at an LLM's usual pace, are never held back). One arriving
     sooner waits for the end of that window and goes out with any that follow it, as one
     `{"type": "token", "text", "stream"}` frame carrying their text in order: under load, when
@@ -97,18 +95,19 @@ class TokenFrames:
         self.prefix = '{"type":"token","text":'
         self.suffix = f',"stream":{json.dumps(stream)}}}'
         self.held: list[str] = []
-        self.sent_at = -TOKEN_FRAME_WINDOW_SECONDS
+        self.window = settings.TOKEN_FRAME_WINDOW_MS / 1000
+        self.sent_at = -self.window
         self.timer: asyncio.TimerHandle | None = None
         self.due: asyncio.Task | None = None  # the flush the timer started
 
     async def add(self, text: str) -> None:
         loop = asyncio.get_running_loop()
-        if not self.held and loop.time() - self.sent_at >= TOKEN_FRAME_WINDOW_SECONDS:
+        if not self.held and loop.time() - self.sent_at >= self.window:
             await self._send(text)
             return
         self.held.append(text)
         if self.timer is None:
-            self.timer = loop.call_at(self.sent_at + TOKEN_FRAME_WINDOW_SECONDS, self._window_ended)
+            self.timer = loop.call_at(self.sent_at + self.window, self._window_ended)
 
     def _window_ended(self) -> None:
         self.timer = None

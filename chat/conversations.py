@@ -16,6 +16,7 @@ selector, importable from here as before.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -28,7 +29,7 @@ from chat.errors import CLIENT_DISCONNECTED, INTERNAL_ERROR, PART_NOT_READY
 from chat.llm import ChatStream, LLMError, llm_available
 from chat.models import Message, UsageRecord
 from chat.prompts import load_prompt
-from chat.retrieval import RetrievedChunk, retrieve_chunks
+from chat.retrieval import RetrievedChunk, question_vector, retrieve_chunks
 from chat.selectors import conversation_get_for_user
 from chat.services.conversations import AnswerStart, answer_begin, answer_finish
 from chat.timestamps import (
@@ -186,11 +187,32 @@ async def answer_stream(
     """Answer one question about a ready part, streaming protocol events (see the module doc)."""
     if not part.is_ready:
         raise AppError(PART_NOT_READY)
-    start = await sync_to_async(answer_begin)(user=user, part=part, question=question, conversation_id=conversation_id)
-    answer = AnswerRun(start, user=user, part=part, language=language)
-    yield {"type": "start", "conversation_id": start.conversation.pk, "message_id": start.answer.pk}
+    # The question is embedded while it is saved: the two waits overlap (issue 12).
+    vector = asyncio.ensure_future(question_vector(question)) if question.strip() else None
+    try:
+        start = await sync_to_async(answer_begin)(
+            user=user, part=part, question=question, conversation_id=conversation_id
+        )
+    except BaseException:
+        await _given_up(vector)
+        raise
+    answer = AnswerRun(start, user=user, part=part, language=language, vector=vector)
+    try:
+        yield {"type": "start", "conversation_id": start.conversation.pk, "message_id": start.answer.pk}
+    except BaseException:  # closed or cancelled before the answer began
+        await _given_up(vector)
+        await answer._save_interrupted()
+        raise
     async for event in answer.run():
         yield event
+
+
+async def _given_up(task: asyncio.Future | None) -> None:
+    """Cancel a task whose result is no longer wanted, and let it end (its error unreported)."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
 
 
 class AnswerRun:
@@ -198,11 +220,20 @@ class AnswerRun:
     prompt, timestamp fixing, citations and offline text are methods, so a cross-video answer
     (chat.library_chat) changes only those."""
 
-    def __init__(self, start: AnswerStart, *, user: Any, part: VideoPart | None, language: str) -> None:
+    def __init__(
+        self,
+        start: AnswerStart,
+        *,
+        user: Any,
+        part: VideoPart | None,
+        language: str,
+        vector: asyncio.Future | None = None,
+    ) -> None:
         self.start = start
         self.user = user
         self.part = part
         self.language = language
+        self.vector = vector  # the question's embedding, being made (answer_stream)
         self.text = ""
 
     async def run(self) -> AsyncIterator[dict]:
@@ -217,6 +248,7 @@ class AnswerRun:
         except AppError as exc:
             yield await self._failed(exc, interrupted=isinstance(exc, LLMError) and exc.interrupted)
         except (asyncio.CancelledError, GeneratorExit):
+            await _given_up(self.vector)
             await self._save_interrupted()
             raise
         except Exception:
@@ -271,7 +303,8 @@ class AnswerRun:
 
     async def retrieve(self) -> list[RetrievedChunk]:
         assert self.part is not None
-        return await retrieve_chunks(self.part.pk, self.start.question.content)
+        vector = await self.vector if self.vector is not None else None
+        return await retrieve_chunks(self.part.pk, self.start.question.content, vector=vector)
 
     def prompt(self, chunks: list[RetrievedChunk], history: list[dict[str, str]]) -> list[dict[str, str]]:
         assert self.part is not None
@@ -290,6 +323,8 @@ class AnswerRun:
         return offline_answer(chunks)
 
     async def _earlier_messages(self) -> list[Message]:
+        if self.start.new_conversation:
+            return []
         conversation = self.start.conversation
         earlier = conversation.messages.exclude(pk__in=[self.start.question.pk, self.start.answer.pk]).exclude(
             status=Message.Status.FAILED

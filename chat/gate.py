@@ -47,7 +47,7 @@ from chat.styles import style_key
 from chat.summaries import summary_stream
 from core import metrics
 from videos.models import VideoPart
-from videos.selectors import apart_get_or_404, part_require_ready
+from videos.selectors import part_get_or_404, part_require_ready
 
 
 @dataclass(frozen=True)
@@ -128,10 +128,15 @@ async def generation_open(*, user: Any, bvid: str, page: int, order: Order) -> G
     """Admit one generation (see the module docstring); raises AppError before any event."""
     if isinstance(order, SummaryOrder):  # bad_style 422, template_not_found 404 (chat.styles)
         order = replace(order, style=await sync_to_async(style_key)(style=order.style, user=user))
-    part = await apart_get_or_404(bvid=bvid, page=page)
-    part_require_ready(part)
-    reservation_id = await sync_to_async(_admit)(user=user, part_id=part.pk, order=order)
+    part, reservation_id = await sync_to_async(_part_admitted)(user=user, bvid=bvid, page=page, order=order)
     return GateStream(_events(order, part, user), part=part, reservation_id=reservation_id)
+
+
+def _part_admitted(*, user: Any, bvid: str, page: int, order: Order) -> tuple[VideoPart, int | None]:
+    """Steps 1-4 in one trip to the database thread: the part, ready, admitted (and its reservation)."""
+    part = part_get_or_404(bvid=bvid, page=page)
+    part_require_ready(part)
+    return part, _admit(user=user, part_id=part.pk, order=order)
 
 
 async def library_generation_open(*, user: Any, order: LibraryAnswerOrder | SeriesSummaryOrder) -> GateStream:

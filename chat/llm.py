@@ -13,7 +13,9 @@ read brings comes out as one delta. The client is the event loop's kept-alive on
 429, 408/409, 5xx, timeouts and connection errors are retried (core.http.with_retries, with
 LLM_RETRY_ATTEMPTS and the server's Retry-After), but only before the first token: once text
 has been handed out, a failure raises `LLMError` (code llm_failed) carrying the partial text
-(`interrupted`).
+(`interrupted`). The SDK's aiohttp transport (core.http) raises a lost connection before it hands
+out bytes that arrived since the last read, so text that came just before a dropped connection
+may be missing from the partial text (what was handed out and saved always agree).
 
 Every call, finished or not, writes a `UsageRecord` (chat.services.usage): user, purpose,
 model, prompt and completion tokens (the provider's, or counted with tiktoken when it reports
@@ -128,6 +130,7 @@ class ChatStream:
         self.text = ""
         self.usage: LLMUsage | None = None
         self.finish_reason: str | None = None
+        self._deferred_error: LLMError | None = None
         self._reported: dict[str, int] | None = None
         self._attempts = 0
         self._started = 0.0
@@ -168,10 +171,12 @@ class ChatStream:
         try:
             if first:
                 yield first
+            self._raise_deferred()
             with self._as_llm_error():
                 async for payloads in batches:
                     if delta := self._take(payloads):
                         yield delta
+                    self._raise_deferred()
         finally:
             await batches.aclose()
             await response.close()
@@ -225,7 +230,13 @@ class ChatStream:
         for payload in payloads:
             if payload == DONE_PAYLOAD:
                 continue
-            chunk = self._chunk(payload)
+            try:
+                chunk = self._chunk(payload)
+            except LLMError as exc:
+                if not texts:
+                    raise
+                self._deferred_error = exc  # raised once the text before it is handed out
+                break
             if usage := chunk.get("usage"):
                 self._reported = {
                     "prompt_tokens": usage.get("prompt_tokens") or 0,
@@ -243,6 +254,13 @@ class ChatStream:
         text = "".join(texts)
         self.text += text
         return text
+
+    def _raise_deferred(self) -> None:
+        """An error event that came in one read after some text: raise it now, carrying that text."""
+        if (error := self._deferred_error) is not None:
+            self._deferred_error = None
+            error.partial_text = self.text
+            raise error
 
     def _chunk(self, payload: bytes) -> dict[str, Any]:
         """One `data:` payload as a dict; an error event or unreadable JSON is an LLMError."""

@@ -25,8 +25,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Count, F, Min, Q, Sum
-from django.db.models.functions import Coalesce
+from django.db import connection
+from django.db.models import Count, F, Sum
 from django.utils import timezone
 
 from chat.errors import QUOTA_EXCEEDED
@@ -50,13 +50,15 @@ class QuotaLimits:
 
 def quota_limits(user: Any) -> QuotaLimits:
     """The user's limits: their UserQuota overrides, else the settings."""
-    daily = settings.QUOTA_DAILY_TOKENS
-    per_minute = settings.QUOTA_REQUESTS_PER_MINUTE
-    override = UserQuota.objects.filter(user_id=user.pk).first()
-    if override is not None:
-        daily = override.daily_token_budget if override.daily_token_budget is not None else daily
-        per_minute = override.requests_per_minute if override.requests_per_minute is not None else per_minute
-    return QuotaLimits(daily_tokens=daily, requests_per_minute=per_minute)
+    override = UserQuota.objects.filter(user_id=user.pk).values_list("daily_token_budget", "requests_per_minute")
+    return _limits(*(override.first() or (None, None)))
+
+
+def _limits(daily_override: int | None, per_minute_override: int | None) -> QuotaLimits:
+    return QuotaLimits(
+        daily_tokens=settings.QUOTA_DAILY_TOKENS if daily_override is None else daily_override,
+        requests_per_minute=settings.QUOTA_REQUESTS_PER_MINUTE if per_minute_override is None else per_minute_override,
+    )
 
 
 def day_bounds(now: datetime) -> tuple[datetime, datetime]:
@@ -73,20 +75,39 @@ class _Counts:
     oldest_request_at: datetime | None
 
 
-def _counts(user: Any, now: datetime) -> _Counts:
+# The user's overrides, today's tokens and the last minute's requests (usage records and running
+# reservations) in one statement: the gate runs it for every LLM request (issue 12).
+_LIMITS_AND_COUNTS_SQL = f"""
+SELECT quota.daily_token_budget, quota.requests_per_minute, used.tokens, used.requests, used.oldest,
+       reserved.requests, reserved.oldest
+FROM (
+    SELECT COALESCE(SUM(prompt_tokens + completion_tokens) FILTER (WHERE created_at >= %(day_start)s), 0),
+           COUNT(*) FILTER (WHERE created_at > %(minute_ago)s AND purpose = ANY(%(purposes)s)),
+           MIN(created_at) FILTER (WHERE created_at > %(minute_ago)s AND purpose = ANY(%(purposes)s))
+    FROM {UsageRecord._meta.db_table}
+    WHERE user_id = %(user_id)s AND created_at >= LEAST(%(day_start)s, %(minute_ago)s)
+) AS used (tokens, requests, oldest)
+CROSS JOIN (
+    SELECT COUNT(*), MIN(created_at) FROM {QuotaReservation._meta.db_table}
+    WHERE user_id = %(user_id)s AND created_at > %(minute_ago)s
+) AS reserved (requests, oldest)
+LEFT JOIN {UserQuota._meta.db_table} AS quota ON quota.user_id = %(user_id)s
+"""  # noqa: S608 - table names from the models; values are parameters
+
+
+def _limits_and_counts(user: Any, now: datetime) -> tuple[QuotaLimits, _Counts]:
     day_start, _ = day_bounds(now)
-    minute_ago = now - REQUEST_WINDOW
-    in_minute = Q(created_at__gt=minute_ago, purpose__in=REQUEST_PURPOSES)
-    row = UsageRecord.objects.filter(user_id=user.pk, created_at__gte=min(day_start, minute_ago)).aggregate(
-        tokens=Coalesce(Sum(F("prompt_tokens") + F("completion_tokens"), filter=Q(created_at__gte=day_start)), 0),
-        requests=Count("id", filter=in_minute),
-        oldest=Min("created_at", filter=in_minute),
-    )
-    reserved = QuotaReservation.objects.filter(user_id=user.pk, created_at__gt=minute_ago).aggregate(
-        requests=Count("id"), oldest=Min("created_at")
-    )
-    oldest = min((at for at in (row["oldest"], reserved["oldest"]) if at is not None), default=None)
-    return _Counts(row["tokens"], row["requests"] + reserved["requests"], oldest)
+    params = {
+        "user_id": user.pk,
+        "day_start": day_start,
+        "minute_ago": now - REQUEST_WINDOW,
+        "purposes": [str(purpose) for purpose in REQUEST_PURPOSES],
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_LIMITS_AND_COUNTS_SQL, params)
+        daily, per_minute, tokens, used, used_oldest, reserved, reserved_oldest = cursor.fetchone()
+    oldest = min((at for at in (used_oldest, reserved_oldest) if at is not None), default=None)
+    return _limits(daily, per_minute), _Counts(int(tokens), used + reserved, oldest)
 
 
 def _exceeded(limit_name: str, limit: int, retry_at: datetime, now: datetime) -> AppError:
@@ -116,8 +137,7 @@ def quota_check(user: Any) -> None:
     """Raise AppError quota_exceeded (429, retry_after; details.limit "daily_tokens" or
     "requests_per_minute") when the user is over their daily tokens or requests per minute."""
     now = timezone.now()
-    limits = quota_limits(user)
-    counts = _counts(user, now)
+    limits, counts = _limits_and_counts(user, now)
     if limits.daily_tokens and counts.tokens_today >= limits.daily_tokens:
         _, next_midnight = day_bounds(now)
         raise _exceeded("daily_tokens", limits.daily_tokens, next_midnight, now)
@@ -130,8 +150,7 @@ def quota_check(user: Any) -> None:
 def usage_summary(user: Any) -> dict:
     """What the user has used and may still use, for the account page and the API."""
     now = timezone.now()
-    limits = quota_limits(user)
-    counts = _counts(user, now)
+    limits, counts = _limits_and_counts(user, now)
     day_start, next_midnight = day_bounds(now)
     today = UsageRecord.objects.filter(user_id=user.pk, created_at__gte=day_start)
     by_purpose = today.values("purpose").annotate(

@@ -40,9 +40,12 @@ RRF_K = 60
 MIN_CANDIDATES = 30
 # HNSW candidate list size: above the default 40 for better recall at a small cost in latency.
 HNSW_EF_SEARCH = 100
-# Over many parts (a library: a filtered scan of a big share of the table) more candidates keep
-# recall@8 at 0.9 and up (bench/library_retrieval.py).
-LIBRARY_EF_SEARCH = 200
+# Over many parts (a library, a collection) a scope of at most this many chunks is searched exactly
+# (its parts through the part index, then a sort: about 6 µs a chunk); a bigger one through the
+# HNSW index, kept on it (see `plan_library_search`) with an iterative scan
+# at LIBRARY_EF_SEARCH candidates (bench/library_retrieval.py).
+LIBRARY_EXACT_MAX_CHUNKS = 4000
+LIBRARY_EF_SEARCH = 100
 # Over many parts, the keyword ranking scores at most this many matching chunks: a common word in
 # a big library matches thousands, and scoring them all costs more than the rest of retrieval.
 LIBRARY_KEYWORD_SCAN = 2000
@@ -72,17 +75,27 @@ class FusedHit:
     keyword_rank: int | None
 
 
-async def retrieve_chunks(part_id: int, question: str, *, k: int = 8, neighbours: int = 1) -> list[RetrievedChunk]:
+async def retrieve_chunks(
+    part_id: int, question: str, *, k: int = 8, neighbours: int = 1, vector: Sequence[float] | None = None
+) -> list[RetrievedChunk]:
     """The part's `k` best chunks for `question` with their neighbours, ordered by time.
 
-    Embedding the question may raise AppError (embedding_failed, ...); the caller decides.
+    Embedding the question may raise AppError (embedding_failed, ...); the caller decides. A caller
+    that embedded it already (`question_vector`, started early) passes the `vector`.
     """
     if not question.strip() or k < 1:
         return []
-    (vector,) = await embed_texts([question])
+    if vector is None:
+        vector = await question_vector(question)
     return await sync_to_async(retrieve_chunks_by_vector)(
         part_id=part_id, question=question, vector=vector, k=k, neighbours=neighbours
     )
+
+
+async def question_vector(question: str) -> list[float]:
+    """The question's embedding in the current vector space (AppError embedding_failed, ...)."""
+    (vector,) = await embed_texts([question])
+    return vector
 
 
 def retrieve_chunks_by_vector(
@@ -162,7 +175,10 @@ def vector_queryset(part_id: PartScope, vector: Sequence[float]) -> QuerySet[Chu
 def vector_ranking(*, part_id: PartScope, vector: Sequence[float], limit: int) -> list[int]:
     """Ids of the part's `limit` chunks nearest to `vector` (cosine), nearest first."""
     with transaction.atomic(savepoint=False):  # SET LOCAL needs a transaction; no savepoint needed
-        _tune_hnsw_for_this_transaction(HNSW_EF_SEARCH if isinstance(part_id, int) else LIBRARY_EF_SEARCH)
+        if isinstance(part_id, int):
+            _tune_hnsw_for_this_transaction(HNSW_EF_SEARCH)
+        else:
+            plan_library_search(part_id)
         rows = list(vector_queryset(part_id, vector).values_list("pk", "distance")[:limit])
     # A relaxed-order iterative scan may return near-ties slightly out of order.
     rows.sort(key=lambda row: (row[1], row[0]))
@@ -172,8 +188,34 @@ def vector_ranking(*, part_id: PartScope, vector: Sequence[float], limit: int) -
 def _tune_hnsw_for_this_transaction(ef_search: int = HNSW_EF_SEARCH) -> None:
     """More HNSW candidates, and keep scanning when the part filter drops most of them."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")
-        cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        cursor.execute(  # both as SET LOCAL, in one statement
+            "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)",
+            [str(int(ef_search))],
+        )
+
+
+def plan_library_search(part_ids: Sequence[int]) -> None:
+    """The plan of the next vector search in this transaction (SET LOCAL) over many parts: exact for a
+    small scope, an HNSW iterative scan for a big one, whatever the planner's estimate.
+
+    pgvector's cost estimate of an HNSW scan grows with ef_search: at the ef_search a big scope needs
+    for its recall the planner may pick the exact plan instead, which sorts every chunk of the scope
+    (hundreds of ms for 60k). With sorting off in this transaction only, the index is the plan.
+    Small scope: index scans off, so no HNSW (a bitmap scan of the parts, then an exact sort).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(  # one round trip: count the scope's chunks (up to the limit), then set
+            """WITH scope AS (
+                    SELECT count(*) > %(most)s AS big
+                    FROM (SELECT 1 FROM videos_chunk WHERE part_id = ANY(%(parts)s) LIMIT %(most)s + 1) AS chunks
+                )
+                SELECT set_config('enable_sort', CASE WHEN big THEN 'off' ELSE 'on' END, true),
+                       set_config('enable_indexscan', CASE WHEN big THEN 'on' ELSE 'off' END, true),
+                       set_config('hnsw.ef_search', %(ef_search)s, true),
+                       set_config('hnsw.iterative_scan', 'relaxed_order', true)
+                FROM scope""",
+            {"most": LIBRARY_EXACT_MAX_CHUNKS, "parts": list(part_ids), "ef_search": str(LIBRARY_EF_SEARCH)},
+        )
 
 
 def keyword_ranking(*, part_id: PartScope, question: str, limit: int) -> list[int]:

@@ -4,12 +4,15 @@ links to the video page at the moment), cross-video chat over the library or one
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
@@ -31,6 +34,7 @@ from videos.selectors import collection_get_for_user, collections_for_user
 
 STATUS_LABELS = {"ready": gettext_lazy("已就绪"), "in_progress": gettext_lazy("处理中"), "failed": gettext_lazy("失败")}
 LIBRARY_CONVERSATIONS_SHOWN = 10
+LABEL = re.compile(r"\[V\d{1,9} (?:\d{1,2}:)?\d{2}:\d{2}\]")
 
 
 def _int_or_none(value: str | None) -> int | None:
@@ -74,8 +78,22 @@ def message_rows(conversation: Conversation | None) -> list[dict[str, Any]]:
     rows = []
     for message in conversation.messages.exclude(status=Message.Status.STREAMING).order_by("created_at", "id"):
         citations = [{**citation, "clock": clock(citation["start_ms"])} for citation in message.citations]
-        rows.append({"message": message, "html": markdown_html(message.content), "citations": citations})
+        html = linked_labels(markdown_html(message.content), citations)
+        rows.append({"message": message, "html": html, "citations": citations})
     return rows
+
+
+def linked_labels(html: str, citations: list[dict[str, Any]]) -> SafeString:
+    """Sanitized answer HTML with each cited label ("[V12 03:15]") as a link to its moment.
+
+    A label is digits, "V", ":" and brackets only, so it reads the same escaped and unescaped."""
+    for citation in citations:
+        label = str(citation.get("label", ""))
+        if LABEL.fullmatch(label):
+            html = html.replace(
+                label, format_html('<a class="library-moment" href="{}">{}</a>', citation["url"], label)
+            )
+    return mark_safe(html)  # noqa: S308 - markdown_html sanitized it; the links are format_html's
 
 
 def _opened_conversation(request: HttpRequest, collection_id: int | None) -> Conversation | None:
@@ -104,6 +122,7 @@ def _config(filters: dict[str, Any], conversation: Conversation | None) -> dict[
             "cited": _("引用"),
             "offline": _("离线模式"),
             "disconnected": _("连接已断开，正在重连…"),
+            "closed": _("无法连接：请重新登录后再试"),
             "cancelled": _("已停止"),
             "seriesCached": _("已缓存"),
         },
@@ -144,7 +163,7 @@ def library_page(request: HttpRequest) -> HttpResponse:
             .filter(**({} if filters["collection_id"] else {"collection__isnull": True}))[:LIBRARY_CONVERSATIONS_SHOWN]
         ),
         "series": series,
-        "series_html": markdown_html(series.content) if series else "",
+        "series_html": linked_labels(markdown_html(series.content), series.links) if series else "",
         "offline": not llm_available(),
         "config": _config(filters, conversation),
     }

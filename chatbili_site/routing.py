@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
-from chat.routing import websocket_urlpatterns as chat_websocket_urlpatterns
+from django.urls import path
 
-websocket_urlpatterns = [*chat_websocket_urlpatterns]
+from chat.routing import websocket_urlpatterns as chat_websocket_urlpatterns
+from videos.consumers_collections import CollectionProgressConsumer
+
+websocket_urlpatterns = [
+    # A collection page's progress (issue 14); ws/collections/<id>/ itself is the collection's chat.
+    path("ws/collections/<int:collection_id>/progress/", CollectionProgressConsumer.as_asgi()),
+    *chat_websocket_urlpatterns,
+]

@@ -161,6 +161,8 @@ else:
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # Warm the server processes at start (tokenizer, prompts, clients, DB pool, URLs): chatbili_site.warmup.
 WARM_START = env.bool("WARM_START", True)
+# A stream's tokens closer than this to its last websocket frame share the next frame (chat.consumers).
+TOKEN_FRAME_WINDOW_MS = env.int("TOKEN_FRAME_WINDOW_MS", 0, minimum=0, maximum=1000)
 
 # --- Resilience (issue 18): supervision, outages, graceful shutdown ---------------------------
 # SHUTDOWN_GRACE_SECONDS: on SIGTERM a server process stops accepting and lets running requests and

@@ -4,8 +4,9 @@
 
 SIGTERM or SIGINT: this process stops accepting (it closes its copy of the shared socket; the other
 server processes keep accepting on it), lets running requests and streams finish for
-SHUTDOWN_GRACE_SECONDS, then stops the reactor: daphne cancels what is left, and a cancelled answer
-or summary is saved with what it has, as interrupted. A second signal exits at once.
+SHUTDOWN_GRACE_SECONDS, then cancels the streams and summary generations still running: each is
+saved with what it has, as interrupted with code server_restarted (chat.interruptions), and the
+reactor stops. A second signal exits at once.
 
 A guard ends the process SHUTDOWN_GUARD_SECONDS after the grace period whatever it is waiting for:
 a daphne on the postgres channel layer once ignored SIGTERM (the reactor waited for application
@@ -37,10 +38,12 @@ STREAM_SAVE_SECONDS = 5.0
 
 
 def running_streams() -> list[asyncio.Task]:
-    """Answers, summaries and comment drafts streaming on this process's websockets."""
+    """Answers, summaries and comment drafts streaming on this process's websockets, and the summary
+    generations it runs (which go on when their sockets have gone)."""
     from chat.consumers import RUNNING_STREAMS
+    from chat.summaries.generation import generations_running
 
-    return [task for task in RUNNING_STREAMS if not task.done()]
+    return [task for task in RUNNING_STREAMS if not task.done()] + generations_running()
 
 
 class GracefulServer(Server):
@@ -94,6 +97,9 @@ class GracefulServer(Server):
     async def interrupt_streams_then_stop(self) -> None:
         """Cancel the streams still running and let them save what they have (as interrupted): daphne's
         own stop cancels the sockets, not the stream tasks they started, which then never saved."""
+        from chat.interruptions import server_stopping_begin
+
+        server_stopping_begin()  # what is cut off from now on was cut off by the restart
         streams = running_streams()
         for stream in streams:
             stream.cancel()

@@ -40,7 +40,8 @@ def _http_clients() -> None:
     from core.http import openai_client, tls_context
 
     tls_context()
-    openai_client()  # imports the SDK's resources and builds its HTTP stack; the client is dropped
+    client = openai_client()  # builds the SDK's HTTP stack; the client is dropped
+    client.chat.completions, client.embeddings  # the SDK imports these on first use (~170 ms)  # noqa: B018
 
 
 def _database() -> None:
@@ -67,6 +68,22 @@ def _orm() -> None:
     connections.close_all()
 
 
+def _ask_path() -> None:
+    """The reads of an ask, on nothing (compiled, planned, pgvector's types loaded): the quota
+    check and the retrieval's queries."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.db import connections
+
+    from chat.quotas import quota_check
+    from chat.retrieval import retrieve_chunks_by_vector
+
+    quota_check(get_user_model()(pk=0))
+    vector = [1.0] + [0.0] * (settings.EMBEDDING_DIMENSIONS - 1)
+    retrieve_chunks_by_vector(part_id=0, question="预热 warm up", vector=vector)
+    connections.close_all()
+
+
 def _urls() -> None:
     from django.urls import get_resolver, resolve
 
@@ -81,7 +98,7 @@ def _rendering() -> None:
     markdown_html("**warm** [01:02] `up`")
 
 
-WARM_STEPS = (_tokenizer, _prompts, _http_clients, _database, _orm, _urls, _rendering)
+WARM_STEPS = (_tokenizer, _prompts, _http_clients, _database, _orm, _ask_path, _urls, _rendering)
 
 
 def warm_process() -> dict[str, float]:

@@ -46,11 +46,12 @@ def openai_client(*, timeout: float | None = None, max_retries: int = 0) -> open
     """An AsyncOpenAI client for the configured OpenAI-compatible endpoint (chat and embeddings).
 
     Make one per call or per connection: a client is bound to the event loop that first used it.
-    The SDK has its own HTTP stack (httpx2); the proxy goes through its `http_client` option,
-    with proxy environment variables ignored like every other outgoing client. Retries are the
-    caller's, so the SDK's are off by default.
+    The SDK sends through its aiohttp transport (`openai[aiohttp]`): reading a streamed reply
+    costs about half the CPU of its default httpx2 stack (issue 12). The proxy goes through its
+    `http_client` option, with proxy environment variables ignored like every other outgoing
+    client. Retries are the caller's, so the SDK's are off by default.
     """
-    http_client = openai.DefaultAsyncHttpxClient(
+    http_client = openai.DefaultAioHttpClient(
         proxy=settings.OUTBOUND_PROXY or None, trust_env=False, verify=tls_context()
     )
     return openai.AsyncOpenAI(

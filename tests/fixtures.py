@@ -47,6 +47,29 @@ def fake_server(settings: Any) -> Iterator[Callable[..., LocalServer]]:
         server.stop()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every browser test is also `slow` (a real Chromium against a site in subprocesses), whether or
+    not its module says so: `-m "not slow"` leaves them all out."""
+    for item in items:
+        if item.get_closest_marker("browser") and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """pytest-django's hook before the test databases are made: close any connection pool made already.
+
+    Django keeps one pool per alias, made with the settings of its first use, and making a test database
+    does not close it. A test without database access can make one: the cursor's health check reads
+    `connection.pool` before pytest-django refuses the connection (and `request_cookies` catches that
+    refusal). The migrations and this process's tests then ran in the `postgres` database, until a
+    TIME_ZONE change closed the pool and new connections found the test database, empty. Under xdist a
+    worker starts with the largest modules, such as videos/tests/test_bilibili.py, so this happened there.
+    """
+    for connection in connections.all():
+        connection.close_pool()
+
+
 @pytest.fixture(autouse=True)
 def _default_language() -> Iterator[None]:
     """A page request leaves its language active in the thread (LocaleMiddleware never resets it):

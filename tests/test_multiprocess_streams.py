@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 
@@ -15,17 +12,14 @@ import httpx
 import pytest
 import websockets
 from asgiref.sync import async_to_sync
-from django.conf import settings
-from django.db import connection
 from httpx_sse import connect_sse
 
 from chat.models import Summary
-from chatbili_site.settings import BASE_DIR
 from tests.api_client import daphne_server, session_cookies, user_with_token
 from tests.factories import ready_part
 from tests.fakes.bilibili import FakeBilibili
 from tests.fakes.openai import FakeOpenAI
-from tests.fakes.server import database_url_of_test_db
+from tests.site_processes import fakes_env, start_worker, stop_worker
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -38,41 +32,13 @@ LLM_REPLY = "## 摘要\n这个视频讲了红烧肉的做法 [00:00]，先焯水
 @pytest.fixture
 def site_env(bilibili: FakeBilibili, llm: FakeOpenAI) -> dict[str, str]:
     """What every site process needs: the fakes, the cross-process layer on the test database."""
-    return {
-        "CHANNEL_LAYER": "postgres",
-        "OPENAI_BASE_URL": settings.OPENAI_BASE_URL,
-        "OPENAI_API_KEY": "test-key",
-        "CHAT_MODEL": "fake-chat",
-        "BILIBILI_API_BASE": settings.BILIBILI_API_BASE,
-        "BILIBILI_COMMENT_BASE": settings.BILIBILI_COMMENT_BASE,
-        "BILIBILI_SHORTLINK_BASE": settings.BILIBILI_SHORTLINK_BASE,
-        "BILIBILI_SESSDATA": "test-sessdata",
-        "BILIBILI_RETRY_BASE_DELAY_SECONDS": "0.01",
-    }
+    return {"CHANNEL_LAYER": "postgres", **fakes_env()}
 
 
 @pytest.fixture
 def two_servers(site_env: dict[str, str]) -> Iterator[tuple[str, str]]:
     with daphne_server(**site_env) as server_a, daphne_server(**site_env) as server_b:
         yield server_a, server_b
-
-
-def start_worker(site_env: dict[str, str]) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        **site_env,
-        "DJANGO_SETTINGS_MODULE": "chatbili_site.settings",
-        "DATABASE_URL": database_url_of_test_db(),
-        "LOG_LEVEL": "ERROR",
-    }
-    command = [sys.executable, "manage.py", "db_worker", "--interval", "0.1", "--no-startup-delay", "--no-reload"]
-    return subprocess.Popen(command, cwd=BASE_DIR, env=env, stderr=subprocess.DEVNULL)
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    process.wait(timeout=30)
-    connection.close_pool()
 
 
 class Socket:
@@ -134,7 +100,7 @@ def test_a_socket_on_one_process_follows_ingest_and_summary_started_on_the_other
             try:
                 progress = [first, *await socket_a.frames_until(kind="progress", stage="ready")]
             finally:
-                await asyncio.to_thread(stop, worker)
+                await asyncio.to_thread(stop_worker, worker)
             llm.token_delay = TOKEN_DELAY
             sse_events: list[tuple[str, dict]] = []
             started = threading.Event()

@@ -26,7 +26,7 @@ def test_every_warm_step_runs_and_the_loaded_objects_are_frozen(
     with caplog.at_level(logging.WARNING, logger="chatbili_site.warmup"):
         timings = warmup.warm_process()
 
-    assert list(timings) == ["tokenizer", "prompts", "http_clients", "database", "orm", "urls", "rendering"]
+    assert list(timings) == ["tokenizer", "prompts", "http_clients", "database", "orm", "ask_path", "urls", "rendering"]
     assert caplog.records == []
     assert gc.get_freeze_count() > 0
 

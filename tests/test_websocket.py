@@ -12,7 +12,6 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser, User
 
-from chat import consumers
 from chat.models import Conversation, Message, QuotaReservation, UsageRecord
 from chat.routing import websocket_urlpatterns
 from chatbili_site.asgi import application
@@ -322,9 +321,9 @@ async def test_an_answer_is_charged_once_and_leaves_no_reservation(llm: FakeOpen
 
 
 @pytest.fixture
-def long_token_window(monkeypatch: pytest.MonkeyPatch) -> None:
+def long_token_window(settings: Any) -> None:
     """Token frames coalesced over a window longer than any test: held until something flushes them."""
-    monkeypatch.setattr(consumers, "TOKEN_FRAME_WINDOW_SECONDS", 10.0)
+    settings.TOKEN_FRAME_WINDOW_MS = 10_000
 
 
 @pytest.mark.usefixtures("long_token_window")

@@ -6,6 +6,8 @@ requests only read: recording a user's videos and queuing work happen on POST.
 The link box is on home for everyone. Submitting signed out asks to sign in and keeps the link
 through the login (`next=/?link=…` fills the box again). A link that cannot be used goes back to
 the form (post/redirect/get): the message and the pasted text ride in the session for one page.
+A collection link (合集, series, favourites) is handed to the collections page's form as it was
+posted (a 307 keeps the method and body): the quota check and the ingest are done there, once.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import AppError
+from videos.bilibili_collections import collection_ref_from_text
 from videos.exports import export_filename, part_transcript_json, part_transcript_srt, part_transcript_vtt
 from videos.selectors import part_or_404, video_requests_for_user
 from videos.services import video_request_record
@@ -68,6 +71,8 @@ async def submit(request: HttpRequest) -> HttpResponse:
     if not user.is_authenticated:
         home_with_link = f"{reverse('home')}?{urlencode({'link': link})}" if link else reverse("home")
         return redirect_to_login(home_with_link)
+    if collection_ref_from_text(link) is not None:
+        return redirect("collection_create", preserve_request=True)
     try:
         part = await video_submit(link)
     except AppError as error:

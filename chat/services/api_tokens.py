@@ -12,9 +12,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
-from django.db import transaction
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -56,17 +58,42 @@ def api_tokens_revoke(*, tokens: QuerySet[ApiToken]) -> int:
 
 
 def api_token_authenticate(raw: str) -> Any | None:
-    """The active user a live token belongs to, or None. Records when the token was used."""
+    """The active user a live token belongs to, or None. Records when the token was used.
+
+    One query, nothing cached (a revoked token fails at once, in every process): the token joined
+    with its user, as SQL written once (building it with the ORM cost ~1 ms a request)."""
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
         return None
-    token = (
-        ApiToken.objects.select_related("user")
-        .filter(token_hash=token_hash(raw), revoked_at=None, user__is_active=True)
-        .first()
-    )
-    if token is None:
+    sql, user_fields = _token_user_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (token_hash(raw),))
+        row = cursor.fetchone()
+    if row is None:
         return None
+    token_id, last_used_at, *user_values = row
     now = timezone.now()
-    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.user
+    if last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(pk=token_id).update(last_used_at=now)
+    return get_user_model().from_db(connection.alias, user_fields, user_values)
+
+
+@cache
+def _token_user_sql() -> tuple[str, tuple[str, ...]]:
+    """The live token's id and last use, then its active user's columns; and those fields' names."""
+    user_model = get_user_model()
+
+    def t(name: str) -> str:
+        return f't."{ApiToken._meta.get_field(name).column}"'
+
+    def u(name: str) -> str:
+        return f'u."{user_model._meta.get_field(name).column}"'
+
+    user_fields = tuple(field.attname for field in user_model._meta.concrete_fields)
+    user_columns = ", ".join(u(field.name) for field in user_model._meta.concrete_fields)
+    sql = (
+        f"SELECT {t('id')}, {t('last_used_at')}, {user_columns}"  # noqa: S608 - names from the models
+        f' FROM "{ApiToken._meta.db_table}" t JOIN "{user_model._meta.db_table}" u'
+        f" ON {u(user_model._meta.pk.name)} = {t('user')}"
+        f" WHERE {t('token_hash')} = %s AND {t('revoked_at')} IS NULL AND {u('is_active')} LIMIT 1"
+    )
+    return sql, user_fields

@@ -24,6 +24,7 @@ class AnswerStart:
     conversation: Conversation
     question: Message
     answer: Message
+    new_conversation: bool = False  # made for this question: nothing earlier to read
 
 
 @transaction.atomic
@@ -45,7 +46,7 @@ def answer_begin(
     if not question:
         raise AppError(EMPTY_QUESTION)
     part_id = part.pk if part is not None else None
-    if conversation_id is None:
+    if conversation_id is None:  # nobody else knows it yet: no lock, nothing in flight (issue 12)
         conversation = Conversation.objects.create(
             user=user, scope=scope, part_id=part_id, collection_id=collection_id, title=question[:60]
         )
@@ -53,14 +54,16 @@ def answer_begin(
         conversation = conversation_get_for_user(user=user, conversation_id=conversation_id)
         if (conversation.scope, conversation.part_id, conversation.collection_id) != (scope, part_id, collection_id):
             raise AppError(CONVERSATION_NOT_FOUND)
-    conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
-    _refuse_if_answering(conversation)
-    asked = Message.objects.create(conversation=conversation, role=Message.Role.USER, content=question)
-    answer = Message.objects.create(
-        conversation=conversation, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING
+        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        _refuse_if_answering(conversation)
+        Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
+    asked, answer = Message.objects.bulk_create(
+        [
+            Message(conversation=conversation, role=Message.Role.USER, content=question),
+            Message(conversation=conversation, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING),
+        ]
     )
-    Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
-    return AnswerStart(conversation, asked, answer)
+    return AnswerStart(conversation, asked, answer, new_conversation=conversation_id is None)
 
 
 def _refuse_if_answering(conversation: Conversation) -> None:

@@ -69,8 +69,8 @@ class Follower:
             async for event in self._on_message(message) if message else self._on_silence():
                 yield event
                 if event["type"] in ENDING_EVENTS:
-                    if self.task is not None:
-                        await asyncio.shield(self.task)
+                    if self.task is not None:  # wait for it, not for its outcome: a cancelled one saved its text
+                        await asyncio.wait([self.task])
                     return
 
     async def _catch_up(self, summary: Summary) -> AsyncIterator[dict]:

@@ -1,6 +1,9 @@
 """The one generation of a summary: a task that produces the text, publishes every event to the
 channel-layer group `summary.<id>`, saves the text as it grows and keeps the row's heartbeat.
-It runs to its end even when every request waiting for it has gone, so tokens paid for are kept."""
+It runs to its end even when every request waiting for it has gone, so tokens paid for are kept.
+Cancelled (the process stopping: Ctrl-C on `manage.py summarize`, a server's graceful stop) or
+interrupted, it saves what it had as interrupted (chat.interruptions says why) through the same
+path as a failure mid-stream, so its row never stays "generating" until the stale takeover."""
 
 from __future__ import annotations
 
@@ -15,8 +18,9 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from chat.chapters import part_end_ms
-from chat.errors import INTERNAL_ERROR, NO_TRANSCRIPT
+from chat.errors import INTERNAL_ERROR, NO_TRANSCRIPT, SUMMARY_INTERRUPTED
 from chat.highlights import danmaku_highlights
+from chat.interruptions import interruption
 from chat.llm import ChatStream, LLMError, chat_complete
 from chat.models import Summary, UsageRecord
 from chat.selectors import part_transcript
@@ -52,6 +56,11 @@ def generation_start(summary_id: int, generation_id: str, user_id: int | None) -
     return task
 
 
+def generations_running() -> list[asyncio.Task]:
+    """The generation tasks of this process that have not ended (a stopping server waits for them)."""
+    return [task for task in _RUNNING_TASKS if not task.done()]
+
+
 class _Superseded(Exception):
     """Another request took this generation over; stop without saving."""
 
@@ -83,6 +92,9 @@ class _Generation:
             ):
                 raise _Superseded
             await self.publish({"type": "done"})
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            await self._fail(interruption(SUMMARY_INTERRUPTED), interrupted=True)
+            raise
         except _Superseded:
             logger.info("summary %s: generation %s was taken over", self.summary_id, self.generation_id)
         except AppError as exc:
@@ -93,13 +105,14 @@ class _Generation:
         finally:
             heartbeat.cancel()
 
-    async def _fail(self, error: AppError) -> None:
+    async def _fail(self, error: AppError, *, interrupted: bool = False) -> None:
+        """End the run as failed, or interrupted when it had text (or was cut off): the text is kept."""
         status = await sync_to_async(summary_fail)(
             summary_id=self.summary_id,
             generation_id=self.generation_id,
             outcome=self.outcome,
             error=error,
-            interrupted=bool(self.outcome.content),
+            interrupted=interrupted or bool(self.outcome.content),
         )
         if status is not None:  # "complete": a failed regeneration put the previous version back
             await self.publish({"type": "done" if status == Summary.Status.COMPLETE else "error"})

@@ -40,6 +40,7 @@ async def test_json_answer_offline_then_continue_the_conversation() -> None:
 
 
 async def test_sse_answer_read_by_an_sse_client(llm: FakeOpenAI) -> None:
+    llm.token_delay = 0.005  # tokens apart: one network read bringing the whole reply is one delta
     _, token = await auser_with_token()
     await ready_part()
     async with api_client(token) as client:

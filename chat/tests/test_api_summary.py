@@ -37,6 +37,7 @@ async def test_json_summary_is_made_once_then_served_from_the_cache() -> None:
 
 
 async def test_stream_gives_token_events_read_by_an_sse_client(llm: FakeOpenAI) -> None:
+    llm.token_delay = 0.005  # tokens apart: one network read bringing the whole reply is one delta
     _, token = await auser_with_token()
     await ready_part()
     async with api_client(token) as client:

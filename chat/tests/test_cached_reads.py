@@ -3,6 +3,7 @@ write, no LLM, in JSON and in SSE."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,15 +12,18 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from chat.cached_summaries import summary_made_for
 from chat.summaries import summary_get_or_generate
 from tests.api_client import API, user_with_token
 from tests.factories import ready_part
+from videos.models import VideoPart
 
 pytestmark = pytest.mark.django_db
-SUMMARY = f"{API}/videos/BV1xx411c7mD/parts/1/summary"
-# The token with its user, the part with its video, the current summary, and the part's last
-# ingestion (chat.selectors.summary_current checks the summary is not older than it).
-CACHED_SUMMARY_QUERIES = 4
+BVID = "BV1xx411c7mD"
+SUMMARY = f"{API}/videos/{BVID}/parts/1/summary"
+# The token with its user, then the summary joined with its part and video (ready, current and
+# not older than the part's last ingestion: chat.cached_summaries).
+CACHED_SUMMARY_QUERIES = 2
 
 
 @pytest.fixture
@@ -40,10 +44,54 @@ def queries_of(client: Client, token: str, **params: str) -> tuple[Any, list[str
     return response, [query["sql"] for query in captured.captured_queries]
 
 
-def test_a_cached_summary_as_json_takes_four_reads(cached_summary: str) -> None:
+def test_a_cached_summary_as_json_takes_two_reads(cached_summary: str) -> None:
     response, queries = queries_of(Client(), cached_summary)
 
     assert response.status_code == 200, response.content[:300]
     assert response.json()["status"] == "complete"
     assert len(queries) == CACHED_SUMMARY_QUERIES, "\n".join(queries)
     assert all(query.lstrip().upper().startswith("SELECT") for query in queries), "\n".join(queries)
+
+
+def test_the_cached_read_sends_the_same_body_as_the_generating_one(settings: Any) -> None:
+    settings.OPENAI_API_KEY = ""
+    async_to_sync(ready_part)()
+    _, token = user_with_token()
+    client = Client(headers={"authorization": f"Bearer {token}"})
+    made_now = client.get(SUMMARY)  # made by this request, rendered through SummaryOut
+
+    cached = client.get(SUMMARY)
+
+    assert made_now.status_code == 200, made_now.content[:300]
+    assert cached.status_code == 200
+    assert cached.headers["Content-Type"] == made_now.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert cached.content == made_now.content
+
+
+def test_a_summary_older_than_the_last_ingestion_is_not_read_as_cached(settings: Any) -> None:
+    settings.OPENAI_API_KEY = ""
+    part = async_to_sync(ready_part)()
+    summary = async_to_sync(summary_get_or_generate)(part, "zh")
+    VideoPart.objects.filter(pk=part.pk).update(ingested_at=summary.completed_at + timedelta(seconds=1))
+
+    assert summary_made_for(bvid=BVID, page=1, language="zh", style="standard") is None
+
+
+def test_a_part_being_ingested_again_has_no_cached_read(settings: Any) -> None:
+    settings.OPENAI_API_KEY = ""
+    part = async_to_sync(ready_part)()
+    async_to_sync(summary_get_or_generate)(part, "zh")
+    VideoPart.objects.filter(pk=part.pk).update(stage=VideoPart.Stage.EMBEDDINGS)
+
+    assert summary_made_for(bvid=BVID, page=1, language="zh", style="standard") is None
+
+
+def test_a_made_summary_is_read_as_cached(settings: Any) -> None:
+    settings.OPENAI_API_KEY = ""
+    part = async_to_sync(ready_part)()
+    summary = async_to_sync(summary_get_or_generate)(part, "zh")
+
+    made = summary_made_for(bvid=BVID, page=1, language="zh", style="standard")
+
+    assert made is not None
+    assert (made["id"], made["content"]) == (summary.pk, summary.content)

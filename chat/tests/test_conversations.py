@@ -88,6 +88,7 @@ async def test_offline_answer_quotes_the_best_excerpts() -> None:
 
 
 async def test_llm_answer_streams_with_corrected_citations(llm: FakeOpenAI) -> None:
+    llm.token_delay = 0.005  # tokens apart: one network read bringing the whole reply is one delta
     user = await make_user()
     part = await ready_part()
     starts = await chunk_starts(part)

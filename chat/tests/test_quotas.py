@@ -190,14 +190,25 @@ def test_a_reservation_counts_as_a_request_until_released(alice, settings):
     assert QuotaReservation.objects.filter(user=alice).count() == 1
 
 
-def test_a_reservation_older_than_the_window_is_dropped(alice, settings):
+def test_a_reservation_older_than_the_window_no_longer_counts(alice, settings):
     settings.QUOTA_REQUESTS_PER_MINUTE = 1
     crashed = quota_reserve(user=alice, purpose=Purpose.CHAT)
     QuotaReservation.objects.filter(pk=crashed).update(created_at=timezone.now() - timedelta(seconds=61))
 
     kept = quota_reserve(user=alice, purpose=Purpose.CHAT)
 
-    assert list(QuotaReservation.objects.values_list("pk", flat=True)) == [kept]
+    assert list(QuotaReservation.objects.order_by("pk").values_list("pk", flat=True)) == [crashed, kept]
+
+
+def test_a_release_deletes_reservations_older_than_the_window(alice, settings):
+    crashed = quota_reserve(user=alice, purpose=Purpose.CHAT)
+    QuotaReservation.objects.filter(pk=crashed).update(created_at=timezone.now() - timedelta(seconds=61))
+    running = quota_reserve(user=alice, purpose=Purpose.CHAT)
+    finished = quota_reserve(user=alice, purpose=Purpose.CHAT)
+
+    quota_release(reservation_id=finished)
+
+    assert list(QuotaReservation.objects.values_list("pk", flat=True)) == [running]
 
 
 @pytest.mark.django_db(transaction=True)

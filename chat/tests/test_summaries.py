@@ -110,6 +110,7 @@ async def ready_part(cues: Sequence[Cue], **kwargs: Any) -> VideoPart:
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_short_part_is_summarized_in_one_streamed_pass(llm: FakeOpenAI) -> None:
+    llm.token_delay = 0.005  # tokens apart: one network read bringing the whole reply is one delta
     cues = cue_lines(20)
     part = await ready_part(cues)
     starts = await sync_to_async(chunk_starts)(part)

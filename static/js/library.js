@@ -19,6 +19,10 @@
   let conversationId = config.conversationId;
   let answer = null; // {body, text, citations} of the answer streaming now
   let series = null; // {text} of the series summary streaming now
+  let ready = false; // the socket said "ready": questions can be sent
+  let everOpen = false; // it was ready once: a "connecting" now is a reconnection
+  const socketState = byId("library-socket-state");
+  const askButton = form.querySelector("button[type=submit]");
 
   function clock(ms) {
     const total = Math.max(0, Math.floor(Number(ms) / 1000) || 0);
@@ -45,6 +49,33 @@
     return link;
   }
 
+  // The answer's text again, with each cited label ("[V12 03:15]") as a link to its moment.
+  function linkLabels(paragraph, text, citations) {
+    const urls = new Map(citations.map((citation) => [citation.label, citation.url]));
+    if (!urls.size) return;
+    const nodes = [];
+    let rest = text;
+    for (;;) {
+      let first = -1;
+      let label = "";
+      urls.forEach((_url, candidate) => {
+        const at = rest.indexOf(candidate);
+        if (at >= 0 && (first < 0 || at < first)) {
+          first = at;
+          label = candidate;
+        }
+      });
+      if (first < 0) break;
+      if (first > 0) nodes.push(document.createTextNode(rest.slice(0, first)));
+      const link = element("a", "library-moment", label);
+      link.href = urls.get(label);
+      nodes.push(link);
+      rest = rest.slice(first + label.length);
+    }
+    if (rest) nodes.push(document.createTextNode(rest));
+    paragraph.replaceChildren(...nodes);
+  }
+
   function addMessage(role, text) {
     const placeholder = byId("library-chat-placeholder");
     if (placeholder) placeholder.remove();
@@ -59,8 +90,26 @@
   }
 
   function setRunning(running) {
-    form.querySelector("button[type=submit]").disabled = running;
+    askButton.disabled = running || !ready;
     cancelButton.hidden = !running;
+  }
+
+  // "connecting" | "open" | "closed" (signed out or not the user's collection: for good).
+  function setSocketState(state) {
+    ready = state === "open";
+    if (ready) everOpen = true;
+    if (socketState) {
+      socketState.dataset.state = state;
+      const lost = state === "connecting" && everOpen;
+      socketState.textContent = state === "closed" ? labels.closed : lost ? labels.disconnected : "";
+    }
+    setRunning(Boolean(answer));
+  }
+
+  function finishAnswer(state) {
+    answer.article.dataset.state = state;
+    answer = null;
+    setRunning(false);
   }
 
   function onAnswerEvent(frame) {
@@ -75,6 +124,7 @@
       answer.paragraph.textContent = answer.text;
       log.scrollTop = log.scrollHeight;
     } else if (frame.type === "citations") {
+      linkLabels(answer.paragraph, answer.text, frame.citations);
       if (frame.citations.length) {
         const line = element("p", "citations");
         line.appendChild(element("span", "muted small", labels.cited));
@@ -84,12 +134,10 @@
     } else if (frame.type === "done") {
       if (frame.offline) answer.article.querySelector(".message-head").append(" ", element("span", "badge offline", labels.offline));
       byId("library-chat-announcer").textContent = answer.text;
-      answer = null;
-      setRunning(false);
+      finishAnswer("done");
     } else if (frame.type === "error") {
       answer.article.appendChild(element("p", "error-box small", frame.message));
-      answer = null;
-      setRunning(false);
+      finishAnswer("error");
     }
   }
 
@@ -103,6 +151,7 @@
       series.text += frame.text;
       content.firstChild.textContent = series.text;
     } else if (frame.type === "done") {
+      if (series && content.firstChild) linkLabels(content.firstChild, series.text, frame.links || []);
       const links = byId("series-links");
       (frame.links || []).forEach((link) => links.append(citationLink(link), " "));
       byId("series-generate").disabled = false;
@@ -116,12 +165,14 @@
 
   function onFrame(frame) {
     if (frame.type === "cancelled") {
-      if (answer) answer.article.appendChild(element("p", "muted small", labels.cancelled));
-      answer = null;
-      setRunning(false);
+      if (answer) {
+        answer.article.appendChild(element("p", "muted small", labels.cancelled));
+        finishAnswer("cancelled");
+      }
       return;
     }
-    if (frame.stream === "answer" && answer) onAnswerEvent(frame);
+    if (frame.type === "ready") setSocketState("open");
+    else if (frame.stream === "answer" && answer) onAnswerEvent(frame);
     else if (frame.stream === "summary") onSeriesEvent(frame);
     else if (frame.type === "error") {
       if (answer) onAnswerEvent(frame);
@@ -132,13 +183,18 @@
   function connect() {
     const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
     socket = new WebSocket(scheme + "//" + window.location.host + config.socketPath);
+    setSocketState("connecting");
     socket.addEventListener("open", () => {
       reconnectDelay = 1000;
     });
     socket.addEventListener("message", (event) => onFrame(JSON.parse(event.data)));
     socket.addEventListener("close", (event) => {
-      if (event.code === 4401 || event.code === 4404) return;
       if (answer) onAnswerEvent({ type: "error", message: labels.disconnected });
+      if (event.code === 4401 || event.code === 4404) {
+        setSocketState("closed");
+        return;
+      }
+      setSocketState("connecting");
       window.setTimeout(connect, reconnectDelay);
       reconnectDelay = Math.min(reconnectDelay * 2, 15000);
     });
@@ -147,9 +203,10 @@
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = question.value.trim();
-    if (!text || answer || !socket || socket.readyState !== WebSocket.OPEN) return;
+    if (!text || answer || !ready || !socket || socket.readyState !== WebSocket.OPEN) return;
     addMessage("user", text);
     const article = addMessage("assistant", "");
+    article.dataset.state = "streaming";
     answer = { article: article, paragraph: article.querySelector(".body p"), text: "" };
     answer.paragraph.textContent = labels.thinking;
     const frame = { type: "ask", question: text };

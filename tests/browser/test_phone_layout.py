@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from chatbili_site.settings import BASE_DIR
-from tests.browser.conftest import ARTIFACTS, Site, new_page, wait_for_video_page
+from tests.browser.conftest import ARTIFACTS, Site, axe_violations, new_page, wait_for_video_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -33,6 +33,8 @@ SMALL_TARGETS = """(selector) => Array.from(document.querySelectorAll(selector))
   .map(([element, box]) => element.tagName.toLowerCase() + '#' + element.id + '.' + element.className
     + ' "' + (element.textContent || element.value || '').trim().slice(0, 20) + '" '
     + Math.round(box.width) + 'x' + Math.round(box.height))"""
+# The top bar on a phone is one row: 44 px touch targets, .3rem (4.8 px) padding above and below, a 1 px border.
+TOP_BAR_MAX_HEIGHT = 44 + 2 * 4.8 + 1
 HORIZONTAL_OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
 
 
@@ -66,6 +68,60 @@ def test_no_page_scrolls_sideways_on_a_phone(
                     overflowing[f"{user} {locale} {path}"] = page.evaluate(HORIZONTAL_OVERFLOW)
             page.context.close()
     assert overflowing == {}
+
+
+def top_bar_height(page: Page) -> float:
+    box = page.locator(".topbar").bounding_box()
+    assert box is not None
+    return box["height"]
+
+
+def test_the_top_bar_is_one_compact_row_on_a_phone(
+    module_browser: Browser, site: Site, module_users: dict[str, str]
+) -> None:
+    heights = {}
+    for user in (None, "reader"):
+        for locale in ("zh-CN", "en-US"):
+            page = phone(module_browser, site, module_users.get(user or ""), locale)
+            page.goto(site.url + "/")
+            heights[f"{user} {locale}"] = top_bar_height(page)
+            page.context.close()
+    assert {name: height for name, height in heights.items() if height > TOP_BAR_MAX_HEIGHT} == {}
+
+
+def test_the_less_used_links_open_from_the_more_menu_by_keyboard_on_a_phone(
+    module_browser: Browser, site: Site, module_users: dict[str, str]
+) -> None:
+    page = phone(module_browser, site, module_users["reader"], "en-US")
+    page.goto(site.url + "/")
+    security = page.get_by_role("link", name="Account security")
+    expect(security).to_be_hidden()
+    page.get_by_role("link", name="My library").focus()
+    page.keyboard.press("Tab")
+    expect(page.locator(".nav-more > summary")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(security).to_be_visible()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    page.keyboard.press("Tab")
+    expect(page.locator(".nav-more-items .who")).to_be_focused()
+    assert top_bar_height(page) <= TOP_BAR_MAX_HEIGHT  # the open menu overlays the page
+    assert axe_violations(page, site) == []
+    (ARTIFACTS / "screenshots").mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "screenshots" / "nav-menu-390-en.png"))
+    page.locator(".nav-more > summary").press("Enter")
+    expect(security).to_be_hidden()
+    page.context.close()
+
+
+def test_the_desktop_shows_every_nav_link_without_the_menu(
+    module_browser: Browser, site: Site, module_users: dict[str, str]
+) -> None:
+    page = new_page(module_browser, site, session=module_users["reader"], **DESKTOP)
+    page.goto(site.url + "/")
+    expect(page.locator(".nav-more > summary")).to_be_hidden()
+    expect(page.get_by_role("link", name="账号安全")).to_be_visible()
+    expect(page.get_by_role("button", name="退出")).to_be_visible()
+    page.context.close()
 
 
 def test_summary_chat_and_chapters_are_tabs_below_the_player_on_a_phone(

@@ -11,7 +11,8 @@
 - Streaming replies use the real SSE wire format: one `data: {…chat.completion.chunk…}` event
   per token (every `token_delay` seconds), a final chunk with finish_reason "stop" (or "length"),
   a usage chunk with empty choices when `stream_options.include_usage` is true, then
-  `data: [DONE]`. `disconnect_after_tokens=K` drops the connection after K tokens instead.
+  `data: [DONE]`. `disconnect_after_tokens=K` drops the connection after K tokens instead,
+  a moment after the last one (a client's HTTP stack may drop bytes that came with the loss).
   `report_usage=False` never sends usage, as some OpenAI-compatible servers ignore `stream_options`.
 - Embeddings are deterministic in the text (`fake_embedding`), honour `dimensions` and
   `encoding_format`; `reject_dimensions` answers 400 to `dimensions` as ada-002 does,
@@ -70,6 +71,9 @@ class _QuietFakeDisconnects(logging.Filter):
 
 
 logging.getLogger("uvicorn.error").addFilter(_QuietFakeDisconnects())
+
+
+DISCONNECT_PAUSE = 0.05  # seconds between the last token and a dropped connection
 
 
 @dataclass
@@ -266,6 +270,7 @@ class FakeOpenAI:
             yield chunk({"role": "assistant", "content": ""})
             for number, token in enumerate(tokens):
                 if self.disconnect_after_tokens is not None and number >= self.disconnect_after_tokens:
+                    await asyncio.sleep(max(self.token_delay, DISCONNECT_PAUSE))  # dropped while the next is awaited
                     raise FakeDisconnect(f"dropped the stream after {number} tokens")
                 await asyncio.sleep(self.token_delay if self.token_delay_for is None else self.token_delay_for(body))
                 yield chunk({"content": token})

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import httpx2
-from django.db import connection
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult, TextContent
 
-from chatbili_site.settings import BASE_DIR
-from tests.fakes.server import database_url_of_test_db
+from tests.site_processes import fakes_env
+from tests.site_processes import start_worker as start_worker  # the MCP tests import the site helpers from here
+from tests.site_processes import stop_worker as stop_worker
 
 TOOLS = {
     "submit_video",
@@ -64,34 +60,4 @@ def _text(result: CallToolResult) -> str:
     return "".join(block.text for block in result.content if isinstance(block, TextContent))
 
 
-def site_env(settings: Any) -> dict[str, str]:
-    """What a site or worker process needs to reach the fakes the test started."""
-    return {
-        "OPENAI_BASE_URL": settings.OPENAI_BASE_URL,
-        "OPENAI_API_KEY": "test-key",
-        "CHAT_MODEL": "fake-chat",
-        "BILIBILI_API_BASE": settings.BILIBILI_API_BASE,
-        "BILIBILI_COMMENT_BASE": settings.BILIBILI_COMMENT_BASE,
-        "BILIBILI_SHORTLINK_BASE": settings.BILIBILI_SHORTLINK_BASE,
-        "BILIBILI_SESSDATA": "test-sessdata",
-        "BILIBILI_RETRY_BASE_DELAY_SECONDS": "0.01",
-    }
-
-
-def start_worker(env: dict[str, str]) -> subprocess.Popen:
-    """`manage.py db_worker` on the test database: runs the ingestion jobs the site queues."""
-    environment = {
-        **os.environ,
-        **env,
-        "DJANGO_SETTINGS_MODULE": "chatbili_site.settings",
-        "DATABASE_URL": database_url_of_test_db(),
-        "LOG_LEVEL": "ERROR",
-    }
-    command = [sys.executable, "manage.py", "db_worker", "--interval", "0.1", "--no-startup-delay", "--no-reload"]
-    return subprocess.Popen(command, cwd=BASE_DIR, env=environment, stderr=subprocess.DEVNULL)
-
-
-def stop_worker(process: subprocess.Popen) -> None:
-    process.terminate()
-    process.wait(timeout=30)
-    connection.close_pool()
+site_env = fakes_env  # what a site or worker process needs to reach the fakes the test started

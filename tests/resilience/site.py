@@ -15,27 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from django.conf import settings
 
 from chatbili_site.settings import BASE_DIR
 from tests.fakes.server import database_url_of_test_db, free_port
+from tests.site_processes import fakes_env as fakes_env  # the resilience tests import it from here
 
 READY_SECONDS = 150
 STOP_SECONDS = 90
-
-
-def fakes_env() -> dict[str, str]:
-    """The fakes of the `bilibili` and `llm` fixtures, for the site's processes."""
-    return {
-        "OPENAI_BASE_URL": settings.OPENAI_BASE_URL,
-        "OPENAI_API_KEY": "test-key",
-        "CHAT_MODEL": "fake-chat",
-        "BILIBILI_API_BASE": settings.BILIBILI_API_BASE,
-        "BILIBILI_COMMENT_BASE": settings.BILIBILI_COMMENT_BASE,
-        "BILIBILI_SHORTLINK_BASE": settings.BILIBILI_SHORTLINK_BASE,
-        "BILIBILI_SESSDATA": "test-sessdata",
-        "BILIBILI_RETRY_BASE_DELAY_SECONDS": "0.01",
-    }
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 60, every: float = 0.2) -> Any:
