@@ -7,9 +7,9 @@ PORT ?= 8000
 WORKERS ?= 1
 SERVERS ?= 1
 PYTEST_ARGS ?=
-# Test processes (pytest-xdist, one module per process at a time). 0, the default, runs the suite in
-# this process: with 2, one worker's test database lost its tables mid-run (not understood yet).
-TEST_PROCESSES ?= 0
+# Test processes (pytest-xdist, one module per process at a time); 0 runs the suite in this process.
+# Two workers share the embedded PostgreSQL, each with its own test database (test_chatbili_gw0, _gw1).
+TEST_PROCESSES ?= 2
 
 # The first Python >= 3.12 found: on PATH, then under pyenv (whose shims may be inactive).
 PYTHON ?= $(shell for candidate in python3.12 python3.13 python3 \

@@ -26,6 +26,7 @@ from channels.db import aclose_old_connections
 from django.conf import settings
 
 from chat.errors import CLIENT_DISCONNECTED, INTERNAL_ERROR, PART_NOT_READY
+from chat.interruptions import interruption
 from chat.llm import ChatStream, LLMError, llm_available
 from chat.models import Message, UsageRecord
 from chat.prompts import load_prompt
@@ -350,5 +351,5 @@ class AnswerRun:
             message_id=self.start.answer.pk,
             content=self.text,
             status=Message.Status.INTERRUPTED,
-            error=AppError(CLIENT_DISCONNECTED),
+            error=interruption(CLIENT_DISCONNECTED),  # server_restarted when this server is stopping
         )

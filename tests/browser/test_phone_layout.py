@@ -113,6 +113,22 @@ def test_the_less_used_links_open_from_the_more_menu_by_keyboard_on_a_phone(
     page.context.close()
 
 
+def test_the_top_bar_and_its_open_menu_are_axe_clean_on_a_phone(
+    module_browser: Browser, site: Site, module_users: dict[str, str]
+) -> None:
+    violations = {}
+    for user in (None, "reader"):
+        for locale in ("zh-CN", "en-US"):
+            page = phone(module_browser, site, module_users.get(user or ""), locale)
+            page.goto(site.url + "/")
+            page.locator(".nav-more > summary").click()
+            expect(page.get_by_role("combobox")).to_be_visible()  # the language, inside the menu
+            if found := axe_violations(page, site):
+                violations[f"{user} {locale}"] = found
+            page.context.close()
+    assert violations == {}
+
+
 def test_the_desktop_shows_every_nav_link_without_the_menu(
     module_browser: Browser, site: Site, module_users: dict[str, str]
 ) -> None:

@@ -71,10 +71,6 @@ def test_a_summary_cut_off_by_sigterm_is_saved_interrupted_with_server_restarted
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs chat/conversations.py's AnswerRun._save_interrupted to store interruption(CLIENT_DISCONNECTED)",
-)
 def test_an_answer_cut_off_by_sigterm_is_saved_interrupted_with_server_restarted(
     tmp_path: Path, llm: FakeOpenAI
 ) -> None:

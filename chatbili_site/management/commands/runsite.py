@@ -41,7 +41,7 @@ from chatbili_site.supervisor import (
     Supervisor,
     default_state_file,
 )
-from chatbili_site.supervisor_sweeps import stale_streams_interrupt
+from chatbili_site.supervisor_sweeps import orphaned_task_rows_fail, stale_streams_interrupt
 from core import metrics
 from videos.submission import (
     collections_of_worker_requeue,
@@ -212,6 +212,7 @@ class Command(BaseCommand):
                 self._database_call(requeue_stale_parts)
                 self._database_call(requeue_stale_collections)
                 self._database_call(stale_streams_interrupt)
+                self._database_call(orphaned_task_rows_fail)
                 next_sweep = now + REQUEUE_EVERY_SECONDS
             time.sleep(TICK_SECONDS)
 
@@ -231,6 +232,7 @@ class Command(BaseCommand):
         """Parts left claimed by workers of an earlier run that was killed are queued again."""
         self._database_call(dead_local_workers_requeue)
         self._database_call(dead_local_collection_workers_requeue)
+        self._database_call(orphaned_task_rows_fail)
 
     def _database_call(self, function: Any) -> Any:
         """Run a database job of the supervisor; None (logged) when the database is not reachable.
