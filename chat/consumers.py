@@ -40,13 +40,13 @@ from channels.db import aclose_old_connections
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils import translation
-from django.utils.translation.trans_real import parse_accept_lang_header
 
 from chat.errors import BAD_REQUEST, BUSY, INTERNAL_ERROR
 from chat.gate import GateStream, generation_open
 from chat.schemas import order_from_frame
 from core import metrics
-from core.errors import AppError, language_of
+from core.errors import AppError
+from core.websocket_language import socket_language
 from videos.models import VideoPart
 from videos.progress import video_group_name
 from videos.selectors import apart_get_or_404
@@ -66,18 +66,6 @@ TOKEN_KEYS = {"type", "text"}
 # The streams running on this process's sockets: a server stopping gracefully waits for them
 # (chatbili_site.supervisor_daphne), then cancels them, which saves them as interrupted.
 RUNNING_STREAMS: weakref.WeakSet[asyncio.Task] = weakref.WeakSet()
-
-
-def socket_language(scope: dict) -> str:
-    """ "zh" or "en": the page's language cookie, else the browser's Accept-Language, else zh."""
-    cookie = scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME)
-    if cookie:
-        return language_of(cookie)
-    header = dict(scope.get("headers", [])).get(b"accept-language", b"").decode("latin-1")
-    for code, _quality in parse_accept_lang_header(header):
-        if code.startswith(("zh", "en")):
-            return language_of(code)
-    return "zh"
 
 
 class TokenFrames:

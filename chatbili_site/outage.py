@@ -34,6 +34,7 @@ from django.utils import translation
 
 from chatbili_site.errors import API_PREFIX, DATABASE_UNAVAILABLE, error_json_response
 from core.errors import AppError
+from core.websocket_language import socket_language
 
 logger = logging.getLogger(__name__)
 
@@ -200,8 +201,6 @@ class WebsocketOutageGuard:
 
     @staticmethod
     async def send_reconnecting(scope: dict, send: Any, *, accepted: bool) -> None:
-        from chat.consumers import socket_language
-
         error = outage_error()
         rendered = error.as_dict(socket_language(scope))
         frame = {

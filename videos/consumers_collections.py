@@ -24,11 +24,10 @@ from typing import Any
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from channels.db import aclose_old_connections
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.conf import settings
 from django.utils import translation
-from django.utils.translation.trans_real import parse_accept_lang_header
 
-from core.errors import AppError, language_of
+from core.errors import AppError
+from core.websocket_language import socket_language
 from videos import selectors
 from videos.collection_ingest import collection_group_name
 from videos.models import Collection
@@ -41,18 +40,6 @@ DJANGO_LANGUAGE = {"zh": "zh-hans", "en": "en"}
 # What makes an item or the overall progress worth a new frame.
 ITEM_KEYS = ("state", "stage", "percent", "error")
 COLLECTION_KEYS = ("total", "finished", "percent", "counts", "done", "cap_message")
-
-
-def socket_language(scope: dict) -> str:
-    """ "zh" or "en": the language cookie, else Accept-Language, else zh (as the video socket)."""
-    cookie = scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME)
-    if cookie:
-        return language_of(cookie)
-    header = dict(scope.get("headers", [])).get(b"accept-language", b"").decode("latin-1")
-    for code, _quality in parse_accept_lang_header(header):
-        if code.startswith(("zh", "en")):
-            return language_of(code)
-    return "zh"
 
 
 def progress_snapshot(collection_id: int) -> tuple[dict, list[dict]]:

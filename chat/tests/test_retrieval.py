@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
+from array import array
 from collections.abc import Sequence
 
 import pytest
@@ -14,15 +16,20 @@ from django.db.backends.utils import CursorWrapper
 from chat.retrieval import (
     RRF_K,
     RetrievedChunk,
+    cues_in_span,
+    cues_overlapping,
     fuse_rankings,
     keyword_ranking,
     retrieve_chunks,
     retrieve_chunks_by_vector,
+    vector_literal,
     vector_queryset,
     vector_ranking,
 )
+from chat.selectors import stored_cues
 from chat.tests.fixtures_recall import QUESTIONS, TRANSCRIPT, recall_transcript
 from core.tokens import count_tokens
+from tests.factories import ready_part
 from videos.embeddings import embed_texts, embedding_space, pad_vector
 from videos.models import Chunk, Video, VideoPart
 from videos.services import part_chunks_replace, part_embeddings_replace
@@ -353,3 +360,27 @@ async def test_recall_at_5_on_a_chinese_review() -> None:
     print(f"recall@5 over {len(QUESTIONS)} questions: " + ", ".join(f"{n} {v:.3f}" for n, v in figures.items()))
     for name, floor in RECALL_FLOORS.items():
         assert figures[name] >= floor, f"{name} recall@5 fell to {figures[name]:.3f} (floor {floor})"
+
+
+def test_the_vector_literal_gives_back_the_same_float32_numbers() -> None:
+    vector = [1.5, -0.25, 0.1, 1 / 3, -0.006929283495992422, 1e-12]
+
+    literal = vector_literal(vector)
+
+    assert literal == "[1.5,-0.25,0.1,0.333333333,-0.0069292835,1e-12]"
+    assert array("f", json.loads(literal)) == array("f", vector)
+
+
+@pytest.mark.django_db
+def test_the_cues_read_for_the_retrieved_chunks_are_those_the_whole_transcript_gives() -> None:
+    part = async_to_sync(ready_part)(target_tokens=20)
+    chunks = list(Chunk.objects.filter(part=part).order_by("ordinal").values_list("start_ms", "end_ms"))
+    picked = chunks[1::3]
+    whole = stored_cues(part.transcript_cues)
+
+    overlapping = stored_cues(cues_overlapping(part.pk, picked))
+
+    assert len(picked) >= 2 and len(overlapping) < len(whole)
+    assert [cues_in_span(overlapping, start, end) for start, end in picked] == [
+        cues_in_span(whole, start, end) for start, end in picked
+    ]

@@ -1,6 +1,7 @@
 // The collection page: follow the overall bar and every item's state until all are finished.
 // It listens on the collection's progress socket (ws/collections/<id>/progress/: "collection" and
-// "item" frames); only when the socket cannot be used does it poll the API instead.
+// "item" frames); only when the socket cannot be used does it poll the API instead. The "retry
+// failed" button follows the overall counts: there while any item is failed.
 (function () {
   "use strict";
   var box = document.getElementById("collection-progress");
@@ -8,6 +9,7 @@
   var bar = document.getElementById("collection-bar");
   var summary = document.getElementById("collection-summary");
   var list = document.getElementById("collection-items");
+  var retry = document.getElementById("collection-retry");
   var POLL_MS = 1500;
   var polling = false;
   var done = false;
@@ -62,6 +64,8 @@
     bar.value = collection.percent;
     bar.textContent = collection.percent + "%";
     summary.textContent = collection.finished + "/" + collection.total + " · " + collection.percent + "%";
+    // "Retry failed" is offered while an item is failed: shown when one fails, hidden once none is.
+    if (retry && collection.counts) retry.hidden = !(collection.counts.failed > 0);
     done = collection.done;
   }
 
