@@ -282,7 +282,8 @@ def hits_with_neighbours(*, part_id: int, hits: Sequence[FusedHit], neighbours: 
 # The part's stored cues ([start_ms, end_ms, text] rows) that overlap one of the spans, in their
 # order, picked by the database: a long video's whole transcript is not read and parsed per ask.
 _CUES_OVERLAPPING_SQL = f"""
-SELECT trunc((cue->>0)::numeric)::bigint, trunc((cue->>1)::numeric)::bigint, cue->>2 FROM {VideoPart._meta.db_table} AS part
+SELECT trunc((cue->>0)::numeric)::bigint, trunc((cue->>1)::numeric)::bigint, cue->>2
+FROM {VideoPart._meta.db_table} AS part
 CROSS JOIN LATERAL jsonb_array_elements(part.transcript_cues) WITH ORDINALITY AS cues (cue, position)
 WHERE part.id = %s AND jsonb_typeof(cue) = 'array' AND jsonb_array_length(cue) >= 3 AND EXISTS (
     SELECT 1 FROM unnest(%s::bigint[], %s::bigint[]) AS span (start_ms, end_ms)
