@@ -35,18 +35,16 @@ import logging
 import weakref
 from typing import Any
 
-from asgiref.sync import ThreadSensitiveContext
 from channels.db import aclose_old_connections
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
-from django.utils import translation
 
 from chat.errors import BAD_REQUEST, BUSY, INTERNAL_ERROR
 from chat.gate import GateStream, generation_open
 from chat.schemas import order_from_frame
 from core import metrics
 from core.errors import AppError
-from core.websocket_language import socket_language
+from core.websocket_language import SocketInItsOwnLanguage, socket_language
 from videos.models import VideoPart
 from videos.progress import video_group_name
 from videos.selectors import apart_get_or_404
@@ -59,7 +57,6 @@ CLOSE_NO_SUCH_PART = 4404
 # The frame types that start a stream, and the stream each runs on.
 STREAM_OF = {"ask": "answer", "summary": "summary", "regenerate": "summary", "comments": "comments"}
 STREAMS = ("answer", "summary", "comments")
-DJANGO_LANGUAGE = {"zh": "zh-hans", "en": "en"}
 # TOKEN_FRAME_WINDOW_MS (TokenFrames): at 200 concurrent answers on 2 cores a 15 ms window cut the
 # frames ~3x and the CPU per answer ~8%, but raised the p99 added gap by ~70 ms (issue 12).
 TOKEN_KEYS = {"type", "text"}
@@ -116,19 +113,9 @@ class TokenFrames:
         await self.consumer.send_text(self.prefix + json.dumps(text, ensure_ascii=False) + self.suffix)
 
 
-class VideoPartConsumer(AsyncJsonWebsocketConsumer):
+class VideoPartConsumer(SocketInItsOwnLanguage, AsyncJsonWebsocketConsumer):
     part: VideoPart
     group: str
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        """Each socket gets its own thread for database calls, so sockets do not wait on each other,
-        and renders everything (errors, progress) in its own language."""
-        async with ThreadSensitiveContext():
-            with translation.override(DJANGO_LANGUAGE[socket_language(scope)]):
-                try:
-                    await super().__call__(scope, receive, send)
-                finally:
-                    await aclose_old_connections()
 
     async def connect(self) -> None:
         self.tasks: dict[str, asyncio.Task] = {}

@@ -1,4 +1,5 @@
-"""The language of a websocket: its scope's language cookie, else Accept-Language, else Chinese.
+"""The language of a websocket: its scope's language cookie, else Accept-Language, else Chinese;
+and `SocketInItsOwnLanguage`, the way every socket runs in it (with a database thread of its own).
 
 Used by every socket (chat.consumers, videos.consumers_collections) and by the outage middleware
 (chatbili_site.outage) to render their error frames in the page's language.
@@ -6,7 +7,12 @@ Used by every socket (chat.consumers, videos.consumers_collections) and by the o
 
 from __future__ import annotations
 
+from typing import Any
+
+from asgiref.sync import ThreadSensitiveContext
+from channels.db import aclose_old_connections
 from django.conf import settings
+from django.utils import translation
 from django.utils.translation.trans_real import parse_accept_lang_header
 
 from core.errors import language_of
@@ -22,3 +28,20 @@ def socket_language(scope: dict) -> str:
         if code.startswith(("zh", "en")):
             return language_of(code)
     return "zh"
+
+
+DJANGO_LANGUAGE = {"zh": "zh-hans", "en": "en"}
+
+
+class SocketInItsOwnLanguage:
+    """A websocket consumer mixin: the socket gets its own thread for database calls (sockets do
+    not wait on each other) and renders everything in its own language; its connection goes back
+    to the pool when it ends. Put it before the channels consumer class."""
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        async with ThreadSensitiveContext():
+            with translation.override(DJANGO_LANGUAGE[socket_language(scope)]):
+                try:
+                    await super().__call__(scope, receive, send)  # type: ignore[misc]
+                finally:
+                    await aclose_old_connections()

@@ -1,11 +1,17 @@
-"""Run a management command from a test and return what it printed."""
+"""Run a management command from a test and return what it printed; or in a child process."""
 
 from __future__ import annotations
 
 import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 from django.core.management import call_command
-from django.db import connections
+from django.db import connection, connections
 
 
 def run_command(name: str, *args: str) -> str:
@@ -17,3 +23,36 @@ def run_command(name: str, *args: str) -> str:
     finally:
         connections.close_all()
     return out.getvalue()
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def command_environment(settings) -> dict[str, str]:
+    """This test's database (the embedded server's socket), LLM fake and settings, for a child process."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    database = connection.settings_dict
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "chatbili_site.settings",
+        "DATABASE_URL": f"postgresql://{database['USER']}@/{database['NAME']}?host={database['HOST']}",
+        "OPENAI_BASE_URL": settings.OPENAI_BASE_URL,
+        "OPENAI_API_KEY": settings.OPENAI_API_KEY,
+        "CHAT_MODEL": settings.CHAT_MODEL,
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def summarize_interrupted(settings, tmp_path: Path, *, printed_before: str) -> tuple[int, str, str]:
+    """`manage.py summarize` in a child process, Ctrl-C once it printed `printed_before`: its exit
+    code, what it printed and its standard error."""
+    out = (tmp_path / "out.txt").open("w+")
+    command = [sys.executable, "manage.py", "summarize", "BV1xx411c7mD"]
+    child = subprocess.Popen(command, cwd=ROOT, env=command_environment(settings), stdout=out, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while printed_before not in Path(out.name).read_text() and time.monotonic() < deadline and child.poll() is None:
+        time.sleep(0.1)
+    child.send_signal(signal.SIGINT)
+    _, stderr = child.communicate(timeout=60)
+    return child.returncode, Path(out.name).read_text(), stderr.decode()

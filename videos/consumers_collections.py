@@ -21,13 +21,12 @@ import asyncio
 import contextlib
 from typing import Any
 
-from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from asgiref.sync import sync_to_async
 from channels.db import aclose_old_connections
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.utils import translation
 
 from core.errors import AppError
-from core.websocket_language import socket_language
+from core.websocket_language import SocketInItsOwnLanguage
 from videos import selectors
 from videos.collection_ingest import collection_group_name
 from videos.models import Collection
@@ -36,7 +35,6 @@ from videos.progress import video_group_name
 PROGRESS_POLL_SECONDS = 1.0
 CLOSE_SIGNED_OUT = 4401
 CLOSE_NOT_FOUND = 4404
-DJANGO_LANGUAGE = {"zh": "zh-hans", "en": "en"}
 # What makes an item or the overall progress worth a new frame.
 ITEM_KEYS = ("state", "stage", "percent", "error")
 COLLECTION_KEYS = ("total", "finished", "percent", "counts", "done", "cap_message")
@@ -49,18 +47,8 @@ def progress_snapshot(collection_id: int) -> tuple[dict, list[dict]]:
     return overall, [selectors.collection_item_progress(item) for item in items]
 
 
-class CollectionProgressConsumer(AsyncJsonWebsocketConsumer):
+class CollectionProgressConsumer(SocketInItsOwnLanguage, AsyncJsonWebsocketConsumer):
     collection_id: int
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        """Its own thread for database calls (sockets do not wait on each other), and item errors
-        in the socket's language."""
-        async with ThreadSensitiveContext():
-            with translation.override(DJANGO_LANGUAGE[socket_language(scope)]):
-                try:
-                    await super().__call__(scope, receive, send)
-                finally:
-                    await aclose_old_connections()
 
     async def connect(self) -> None:
         self.groups_joined: set[str] = set()

@@ -7,7 +7,7 @@ from django.conf import settings
 
 import chat.consumers
 import videos.consumers_collections
-from core.websocket_language import socket_language
+from core.websocket_language import SocketInItsOwnLanguage, socket_language
 
 
 def header_scope(accept_language: bytes) -> dict:
@@ -36,6 +36,8 @@ def test_chinese_without_cookie_or_header():
     assert socket_language({}) == "zh"
 
 
-@pytest.mark.parametrize("module", [chat.consumers, videos.consumers_collections])
-def test_the_sockets_share_the_one_implementation(module):
-    assert module.socket_language is socket_language
+@pytest.mark.parametrize(
+    "consumer", [chat.consumers.VideoPartConsumer, videos.consumers_collections.CollectionProgressConsumer]
+)
+def test_the_sockets_share_the_one_implementation(consumer):
+    assert consumer.__call__ is SocketInItsOwnLanguage.__call__

@@ -3,36 +3,18 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
 from chat.management.commands.summarize import INTERRUPTED_MARKER
+from tests.commands import ROOT, summarize_interrupted
 from tests.factories import ready_part
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def command_environment(settings) -> dict[str, str]:
-    """This test's database (the embedded server's socket), LLM fake and settings, for a child process."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    database = connection.settings_dict
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "chatbili_site.settings",
-        "DATABASE_URL": f"postgresql://{database['USER']}@/{database['NAME']}?host={database['HOST']}",
-        "OPENAI_BASE_URL": settings.OPENAI_BASE_URL,
-        "OPENAI_API_KEY": settings.OPENAI_API_KEY,
-        "CHAT_MODEL": settings.CHAT_MODEL,
-        "PYTHONUNBUFFERED": "1",
-    }
 
 
 @pytest.mark.slow  # a fresh Django process
@@ -42,19 +24,11 @@ def test_ctrl_c_keeps_the_printed_text_and_ends_with_the_interrupted_marker(llm,
     async_to_sync(ready_part)()
     llm.reply = "这是一段很长的摘要。" * 40
     llm.token_delay = 0.1
-    out = (tmp_path / "out.txt").open("w+")
-    command = [sys.executable, "manage.py", "summarize", "BV1xx411c7mD"]
-    child = subprocess.Popen(command, cwd=ROOT, env=command_environment(settings), stdout=out, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while "这是" not in Path(out.name).read_text() and time.monotonic() < deadline and child.poll() is None:
-        time.sleep(0.1)
-    child.send_signal(signal.SIGINT)
-    _, stderr = child.communicate(timeout=60)
-    printed = Path(out.name).read_text()
-    assert (child.returncode, printed.splitlines()[-1]) == (130, INTERRUPTED_MARKER)
+    returncode, printed, stderr = summarize_interrupted(settings, tmp_path, printed_before="这是")
+    assert (returncode, printed.splitlines()[-1]) == (130, INTERRUPTED_MARKER)
     first_line = printed.splitlines()[0]
     assert (first_line != "", llm.reply.startswith(first_line)) == (True, True)
-    assert stderr.decode().strip().splitlines()[-1] == "CommandError: interrupted", stderr.decode()
+    assert stderr.strip().splitlines()[-1] == "CommandError: interrupted", stderr
 
 
 @pytest.mark.slow  # a fresh Django process

@@ -4,10 +4,6 @@ text it had and is marked interrupted at once, never left "generating" until the
 from __future__ import annotations
 
 import asyncio
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,7 +14,7 @@ from chat.management.commands.summarize import INTERRUPTED_MARKER
 from chat.models import Summary
 from chat.summaries import summary_stream
 from chat.summaries.generation import generations_running
-from tests.deploy.test_cli import ROOT, command_environment
+from tests.commands import summarize_interrupted
 from tests.factories import ready_part
 from tests.fakes.openai import FakeOpenAI
 
@@ -76,17 +72,10 @@ def test_ctrl_c_on_summarize_marks_the_summary_interrupted_with_what_it_had(
 ) -> None:
     async_to_sync(ready_part)()
     llm.token_delay = 0.1
-    out = (tmp_path / "out.txt").open("w+")
-    command = [sys.executable, "manage.py", "summarize", "BV1xx411c7mD"]
-    child = subprocess.Popen(command, cwd=ROOT, env=command_environment(settings), stdout=out, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while "这是" not in Path(out.name).read_text() and time.monotonic() < deadline and child.poll() is None:
-        time.sleep(0.1)
-    child.send_signal(signal.SIGINT)
-    child.communicate(timeout=60)
-    printed = Path(out.name).read_text().removesuffix(f"\n{INTERRUPTED_MARKER}\n")
+    returncode, printed, _ = summarize_interrupted(settings, tmp_path, printed_before="这是")
+    printed = printed.removesuffix(f"\n{INTERRUPTED_MARKER}\n")
     summary = Summary.objects.get()
-    assert (child.returncode, summary.status, summary.error_code) == (130, "interrupted", "summary_interrupted")
+    assert (returncode, summary.status, summary.error_code) == (130, "interrupted", "summary_interrupted")
     assert (summary.content[: len(printed)], len(printed) > 0, len(summary.content) < len(LLM_REPLY)) == (
         printed,
         True,
