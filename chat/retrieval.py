@@ -24,9 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from asgiref.sync import sync_to_async
-from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, QuerySet, Value
+from django.db.models import QuerySet, Value
 from pgvector.django import CosineDistance
 
 from chat.selectors import stored_cues
@@ -180,14 +179,50 @@ def vector_literal(vector: Sequence[float]) -> str:
     return "[" + ",".join([FLOAT32_DIGITS % value for value in vector]) + "]"
 
 
+# The rankings and the context are SQL written once (issue 12: the ORM built the same SQL for every
+# question, ~1 ms a query here); `vector_queryset` is the vector ranking's ORM form, for the benches.
+_CHUNKS = Chunk._meta.db_table
+_VECTOR_SQL = (
+    "SELECT id, embedding <=> %s::vector AS distance FROM " + _CHUNKS + " WHERE {scope}"  # noqa: S608
+    " AND embedding_model = %s AND embedding IS NOT NULL ORDER BY distance LIMIT %s"
+)
+_KEYWORD_SQL = (
+    "SELECT id FROM " + _CHUNKS + ", to_tsquery('simple', %s) AS query WHERE {scope} AND search_vector @@ query"  # noqa: S608
+    " ORDER BY ts_rank_cd(search_vector, query) DESC, ordinal LIMIT %s"
+)
+# Over many parts, at most LIBRARY_KEYWORD_SCAN matching chunks are scored.
+_LIBRARY_KEYWORD_SCOPE = (
+    "id IN (SELECT id FROM " + _CHUNKS + " WHERE part_id = ANY(%s) AND search_vector @@ to_tsquery('simple', %s)"  # noqa: S608
+    " LIMIT %s)"
+)
+_NEIGHBOURS_SQL = (
+    "SELECT c.id, c.ordinal, c.start_ms, c.end_ms, c.text, c.token_count FROM " + _CHUNKS + " AS c"  # noqa: S608
+    " WHERE c.part_id = %s AND EXISTS (SELECT 1 FROM " + _CHUNKS + " AS h WHERE h.id = ANY(%s) AND h.part_id = %s"
+    " AND h.ordinal BETWEEN c.ordinal - %s AND c.ordinal + %s) ORDER BY c.ordinal"
+)
+
+
+def _scope_sql(part_id: PartScope) -> tuple[str, int | list[int]]:
+    """The chunk condition for one part (an int) or a set of parts, and its parameter."""
+    return ("part_id = %s", part_id) if isinstance(part_id, int) else ("part_id = ANY(%s)", list(part_id))
+
+
+def _rows(sql: str, params: Sequence[object]) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def vector_ranking(*, part_id: PartScope, vector: Sequence[float], limit: int) -> list[int]:
     """Ids of the part's `limit` chunks nearest to `vector` (cosine), nearest first."""
+    scope, scope_param = _scope_sql(part_id)
+    params = [vector_literal(vector), scope_param, embedding_space(), limit]
     with transaction.atomic(savepoint=False):  # SET LOCAL needs a transaction; no savepoint needed
         if isinstance(part_id, int):
             _tune_hnsw_for_this_transaction(HNSW_EF_SEARCH)
         else:
             plan_library_search(part_id)
-        rows = list(vector_queryset(part_id, vector).values_list("pk", "distance")[:limit])
+        rows = _rows(_VECTOR_SQL.format(scope=scope), params)
     # A relaxed-order iterative scan may return near-ties slightly out of order.
     rows.sort(key=lambda row: (row[1], row[0]))
     return [pk for pk, _ in rows]
@@ -231,15 +266,10 @@ def keyword_ranking(*, part_id: PartScope, question: str, limit: int) -> list[in
     terms = search_query_terms(question)
     if not terms:
         return []
-    query = SearchQuery(terms, config="simple", search_type="raw")
-    matches = Chunk.objects.filter(**part_filter(part_id), search_vector=query)
-    if not isinstance(part_id, int):
-        matches = Chunk.objects.filter(pk__in=matches.values("pk")[:LIBRARY_KEYWORD_SCAN])
-    return list(
-        matches.annotate(rank=SearchRank(F("search_vector"), query, cover_density=True))
-        .order_by("-rank", "ordinal")
-        .values_list("pk", flat=True)[:limit]
-    )
+    if isinstance(part_id, int):
+        return [row[0] for row in _rows(_KEYWORD_SQL.format(scope="part_id = %s"), [terms, part_id, limit])]
+    params = [terms, list(part_id), terms, LIBRARY_KEYWORD_SCAN, limit]
+    return [row[0] for row in _rows(_KEYWORD_SQL.format(scope=_LIBRARY_KEYWORD_SCOPE), params)]
 
 
 # --- Fusion and context -------------------------------------------------------------------------
@@ -263,18 +293,8 @@ def hits_with_neighbours(*, part_id: int, hits: Sequence[FusedHit], neighbours: 
     if not hits:
         return []
     by_id = {hit.chunk_id: hit for hit in hits}
-    near_a_hit = Chunk.objects.filter(
-        pk__in=list(by_id),
-        ordinal__gte=OuterRef("ordinal") - max(neighbours, 0),
-        ordinal__lte=OuterRef("ordinal") + max(neighbours, 0),
-    )
-    rows = (
-        Chunk.objects.filter(part_id=part_id)
-        .filter(Exists(near_a_hit.filter(part_id=part_id)))
-        .order_by("ordinal")
-        .values_list("pk", "ordinal", "start_ms", "end_ms", "text", "token_count")
-    )
-    rows = list(rows)
+    near = max(neighbours, 0)
+    rows = _rows(_NEIGHBOURS_SQL, [part_id, list(by_id), part_id, near, near])
     cues = stored_cues(cues_overlapping(part_id, [(row[2], row[3]) for row in rows]))
     return [_retrieved(row, by_id.get(row[0]), cues) for row in rows]
 
