@@ -189,7 +189,7 @@ async def answer_stream(
     if not part.is_ready:
         raise AppError(PART_NOT_READY)
     # The question is embedded while it is saved: the two waits overlap (issue 12).
-    vector = asyncio.ensure_future(question_vector(question)) if question.strip() else None
+    vector = asyncio.ensure_future(question_vector(question.strip())) if question.strip() else None
     try:
         start = await sync_to_async(answer_begin)(
             user=user, part=part, question=question, conversation_id=conversation_id
