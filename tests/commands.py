@@ -49,10 +49,19 @@ def summarize_interrupted(settings, tmp_path: Path, *, printed_before: str) -> t
     code, what it printed and its standard error."""
     out = (tmp_path / "out.txt").open("w+")
     command = [sys.executable, "manage.py", "summarize", "BV1xx411c7mD"]
-    child = subprocess.Popen(command, cwd=ROOT, env=command_environment(settings), stdout=out, stderr=subprocess.PIPE)
+    env = {**command_environment(settings), "PYTHONFAULTHANDLER": "1"}  # SIGABRT prints every thread's stack
+    child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while printed_before not in Path(out.name).read_text() and time.monotonic() < deadline and child.poll() is None:
         time.sleep(0.1)
     child.send_signal(signal.SIGINT)
-    _, stderr = child.communicate(timeout=60)
+    try:
+        _, stderr = child.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        child.send_signal(signal.SIGABRT)
+        _, stderr = child.communicate(timeout=30)
+        printed = Path(out.name).read_text()
+        raise AssertionError(
+            f"summarize still ran 60 s after Ctrl-C; printed {printed[-200:]!r}; {stderr.decode()}"
+        ) from None
     return child.returncode, Path(out.name).read_text(), stderr.decode()
