@@ -18,8 +18,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.mark.skip(
-    reason="known bug: in 2 of 3 full two-process runs the first Ctrl-C was swallowed and summarize streamed on "
-    "(README Status); tests/resilience/test_summary_interruptions.py still covers Ctrl-C on summarize"
+    reason="known bug: in full two-process runs the first Ctrl-C to summarize was sometimes swallowed and the "
+    "command streamed on, then hung (README Status)"
 )
 @pytest.mark.slow  # a fresh Django process
 def test_ctrl_c_keeps_the_printed_text_and_ends_with_the_interrupted_marker(llm, settings, tmp_path: Path) -> None:
