@@ -117,13 +117,19 @@ class VideoPartConsumer(SocketInItsOwnLanguage, AsyncJsonWebsocketConsumer):
     part: VideoPart
     group: str
 
-    async def connect(self) -> None:
+    async def accept_signed_in(self) -> Any:
+        """Accept, then close with 4401 unless someone is signed in: the user, or None when closed."""
         self.tasks: dict[str, asyncio.Task] = {}
         self.language = socket_language(self.scope)
         await self.accept()  # first: a close code sent before accepting never reaches the browser
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_SIGNED_OUT, reason="not signed in")
+            return None
+        return user
+
+    async def connect(self) -> None:
+        if await self.accept_signed_in() is None:
             return
         kwargs = self.scope["url_route"]["kwargs"]
         try:

@@ -20,7 +20,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from channels.db import aclose_old_connections
 
-from chat.consumers import CLOSE_NO_SUCH_PART, CLOSE_SIGNED_OUT, VideoPartConsumer, socket_language
+from chat.consumers import CLOSE_NO_SUCH_PART, VideoPartConsumer
 from chat.errors import BAD_REQUEST, BUSY
 from chat.gate import library_generation_open
 from chat.models import Conversation
@@ -36,12 +36,8 @@ class LibraryConsumer(VideoPartConsumer):
     collection_id: int | None
 
     async def connect(self) -> None:
-        self.tasks: dict[str, asyncio.Task] = {}
-        self.language = socket_language(self.scope)
-        await self.accept()  # first: a close code sent before accepting never reaches the browser
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_SIGNED_OUT, reason="not signed in")
+        user = await self.accept_signed_in()
+        if user is None:
             return
         collection_id = self.scope["url_route"]["kwargs"].get("collection_id")
         if collection_id is not None:
