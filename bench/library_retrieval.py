@@ -30,47 +30,51 @@ import math
 import multiprocessing
 import os
 import random
-import statistics
 import sys
 import time
 from array import array
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ["OPENAI_API_KEY"] = ""  # the offline embedder: no network
 
-from common import machine, setup_django
+from common import (
+    CHUNKS_PER_PART,
+    TOPICS,
+    Result,
+    bench_database,
+    load_chunks,
+    machine,
+    measure,
+    setup_django,
+    vector_ranking_plan,
+)
 
 setup_django()
 
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
-from retrieval import TOPICS, chunk_index_sql, copy_chunks, execute_all, vector_bytes  # noqa: E402
 
 import chat.retrieval as chat_retrieval  # noqa: E402
 from chat.library import library_ready_part_ids  # noqa: E402
 from chat.retrieval import (  # noqa: E402
     keyword_ranking,
     retrieve_across_parts_by_vector,
-    vector_queryset,
+    tune_vector_search,
     vector_ranking,
+    vector_ranking_sql,
 )
-from videos.embeddings import embedding_space  # noqa: E402
 from videos.models import Video, VideoPart, VideoRequest  # noqa: E402
-from videos.search_text import search_terms  # noqa: E402
 
 DATABASE = "bench_chatbili_library"
 DIMENSIONS = 1024
-CHUNKS_PER_PART = 200
 CHUNKS_PER_SECTION = 10
 TOPIC_COUNT = 64
 TOP_K = 8
 SMALL_SCOPE_PARTS = 10  # a collection of 2,000 chunks: under LIBRARY_EXACT_MAX_CHUNKS, searched exactly
-LOAD_BATCH = 5000
 # Standard deviations of each level of the generated vectors (see the module docstring).
 PART_SPREAD, SECTION_SPREAD, CHUNK_SPREAD, QUESTION_SPREAD = 0.7, 0.5, 0.35, 0.2
 UNIFORM = False  # set from --uniform before the pool forks
@@ -120,14 +124,8 @@ def chunk_text(index: int) -> str:
     return "，".join("".join(rng.sample(words, 4)) for _ in range(4)) + "。"
 
 
-def generate_rows(indexes: range) -> list[tuple[int, int, str, str, bytes]]:
-    """(part number, ordinal, text, keyword terms, binary vector) for each chunk index."""
-    rows = []
-    for index in indexes:
-        text = chunk_text(index)
-        vector = vector_bytes(chunk_vector(index))
-        rows.append((index // CHUNKS_PER_PART, index % CHUNKS_PER_PART, text, search_terms(text), vector))
-    return rows
+def chunk_content(index: int) -> tuple[str, list[float]]:
+    return chunk_text(index), chunk_vector(index)
 
 
 # --- Loading ------------------------------------------------------------------------------------
@@ -151,43 +149,8 @@ def create_library(parts: int, users: int) -> tuple[dict[int, int], list]:
 
 
 def load(chunks: int, users: int, pool: multiprocessing.pool.Pool) -> tuple[list, dict[str, float]]:
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-    execute_all(chunk_index_sql(drop=True))
     part_ids, owners = create_library(math.ceil(chunks / CHUNKS_PER_PART), users)
-    space = embedding_space()
-    batches = [range(start, min(start + LOAD_BATCH, chunks)) for start in range(0, chunks, LOAD_BATCH)]
-    for rows in pool.imap(generate_rows, batches):
-        with transaction.atomic():
-            copy_chunks(rows, part_ids, space)
-    timings["generate+COPY"] = time.perf_counter() - started
-    started = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute("SET maintenance_work_mem = '3GB'")
-        cursor.execute("SET max_parallel_maintenance_workers = 1")
-        execute_all(chunk_index_sql(drop=False))
-    timings["index build (HNSW+GIN)"] = time.perf_counter() - started
-    started = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
-    timings["vacuum analyze"] = time.perf_counter() - started
-    return owners, timings
-
-
-@contextmanager
-def library_database(*, keep: bool, reuse: bool) -> Iterator[None]:
-    """A migrated `bench_chatbili_library`: fresh (or the kept one with --reuse), dropped unless --keep."""
-    connection.settings_dict["TEST"]["NAME"] = DATABASE
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=reuse)
-    try:
-        yield
-    finally:
-        connection.close_pool()
-        if keep:
-            connection.close()
-            connection.settings_dict["NAME"] = old_name
-        else:
-            connection.creation.destroy_test_db(old_name, verbosity=0)
+    return owners, load_chunks(range(chunks), chunk_content, part_ids, pool)
 
 
 # --- Measuring ------------------------------------------------------------------------------------
@@ -223,15 +186,14 @@ def exact(search: Callable[[], list[int]]) -> list[int]:
 
 
 def vector_top(scope: list[int], query: Query, limit: int = TOP_K, iterative: bool = True) -> list[int]:
-    with transaction.atomic():
-        if not iterative:
-            with connection.cursor() as cursor:  # the HNSW plan as the library runs it, without iterating
-                cursor.execute(f"SET LOCAL hnsw.ef_search = {chat_retrieval.LIBRARY_EF_SEARCH}")
-                cursor.execute("SET LOCAL hnsw.iterative_scan = off")
-                cursor.execute("SET LOCAL enable_sort = off")
-            rows = vector_queryset(scope, query.vector).values_list("pk", flat=True)[:limit]
-            return list(rows)
+    if iterative:
         return vector_ranking(part_id=scope, vector=query.vector, limit=limit)
+    sql, params = vector_ranking_sql(part_id=scope, vector=query.vector, limit=limit)
+    with transaction.atomic(), connection.cursor() as cursor:  # the library's statement and plan, not iterating
+        tune_vector_search(scope)
+        cursor.execute("SET LOCAL hnsw.iterative_scan = off")
+        cursor.execute(sql, params)
+        return [pk for pk, _ in cursor.fetchall()]
 
 
 def hybrid(user, query: Query) -> list[int]:
@@ -239,41 +201,6 @@ def hybrid(user, query: Query) -> list[int]:
     scope = library_ready_part_ids(user=user)
     found = retrieve_across_parts_by_vector(part_ids=scope, question=query.question, vector=query.vector, k=TOP_K)
     return [chunk.chunk_id for chunk in found if not chunk.is_context]
-
-
-@dataclass
-class Result:
-    name: str
-    latencies_ms: list[float]
-    recalls: list[float]
-    note: str = ""
-
-    def line(self) -> str:
-        ordered = sorted(self.latencies_ms)
-        p50 = statistics.median(ordered)
-        p99 = ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)]
-        recall = statistics.fmean(self.recalls)
-        figures = f"n={len(ordered):>3}  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  recall@8 {recall:.3f}"
-        return f"  {self.name:<52} {figures}  {self.note}"
-
-
-def measure(name: str, queries: Sequence[Query], search: Callable[[Query], list[int]], truth: list[list[int]]):
-    search(queries[0])  # warm-up
-    latencies, recalls = [], []
-    for query, expected in zip(queries, truth, strict=True):
-        started = time.perf_counter()
-        found = search(query)
-        latencies.append((time.perf_counter() - started) * 1000)
-        recalls.append(len(set(found) & set(expected)) / len(expected) if expected else 1.0)
-    return Result(name, latencies, recalls)
-
-
-def plan_of(scope: list[int], query: Query) -> str:
-    with transaction.atomic():
-        chat_retrieval.plan_library_search(scope)  # what vector_ranking does first
-        plan = vector_queryset(scope, query.vector).values_list("pk", flat=True)[:TOP_K].explain()
-    scans = [line.strip().removeprefix("->  ").split("  (")[0] for line in plan.splitlines() if "Scan" in line]
-    return "plan: " + "; ".join(scans)
 
 
 def bench(user, queries: list[Query]) -> list[Result]:
@@ -324,7 +251,7 @@ def bench(user, queries: list[Query]) -> list[Result]:
             [exact(lambda q=q: vector_ranking(part_id=scope, vector=q.vector, limit=TOP_K * 4)) for q in queries],
         )
     )
-    results[0].note = plan_of(scope, queries[0])
+    results[0].note = vector_ranking_plan(scope, queries[0].vector, TOP_K)
     return results
 
 
@@ -346,7 +273,7 @@ def main() -> None:
     run_started = time.perf_counter()
     print(machine(), flush=True)
     pool = multiprocessing.get_context("fork").Pool(os.cpu_count() or 1)
-    with pool, library_database(keep=args.keep, reuse=args.reuse):
+    with pool, bench_database(DATABASE, keep=args.keep, reuse=args.reuse):
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT current_setting('server_version'), extversion FROM pg_extension WHERE extname='vector'"

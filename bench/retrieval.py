@@ -21,65 +21,54 @@ import argparse
 import asyncio
 import math
 import multiprocessing
-import multiprocessing.pool
 import operator
 import os
 import platform
 import random
-import statistics
-import struct
 import sys
 import time
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(BASE_DIR))
-os.environ["DJANGO_SETTINGS_MODULE"] = "chatbili_site.settings"
-os.environ["DEBUG"] = "true"  # so that settings need no SECRET_KEY
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ["OPENAI_API_KEY"] = ""  # the offline embedder: no network, deterministic vectors
 
-import django  # noqa: E402
+from common import (
+    CHUNKS_PER_PART,
+    TOPICS,
+    Result,
+    bench_database,
+    load_chunks,
+    measure,
+    plan_scans,
+    recall,
+    setup_django,
+    vector_ranking_plan,
+)
 
-django.setup()
+setup_django()
 
 import psycopg  # noqa: E402
 from asgiref.sync import sync_to_async  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections, transaction  # noqa: E402
 from django.db.models import QuerySet  # noqa: E402
 from pgvector.django import CosineDistance  # noqa: E402
 
-from chat.retrieval import HNSW_EF_SEARCH, retrieve_chunks, retrieve_chunks_by_vector, vector_queryset, vector_ranking  # noqa: E402
+from chat.retrieval import retrieve_chunks, retrieve_chunks_by_vector, vector_ranking  # noqa: E402
 from videos.embeddings import embedding_space, offline_embedding  # noqa: E402
 from videos.models import Chunk, Video, VideoPart  # noqa: E402
-from videos.search_text import search_terms  # noqa: E402
 
 BENCH_DATABASE = "bench_chatbili"
 DIMENSIONS = 1024
-CHUNKS_PER_PART = 200
 TOP_K = 8
-LOAD_BATCH = 5000
 PYTHON_GLOBAL_QUERIES = {10_000: 10, 100_000: 4}
 
 # --- Generated Chinese text ---------------------------------------------------------------------
 
-TOPICS = [
-    "处理器 显卡 内存 固态硬盘 散热 风扇 跑分 功耗 续航 屏幕 刷新率 键盘 触控板 接口 充电器 轻薄本 游戏本 帧率 温度",
-    "红烧肉 五花肉 焯水 糖色 生抽 老抽 冰糖 八角 桂皮 小火 收汁 砂锅 葱姜 料酒 米饭 火候 口感 软糯 肥而不腻 出锅",
-    "原神 副本 角色 抽卡 圣遗物 元素 队伍 输出 治疗 深渊 版本 活动 剧情 地图 宝箱 任务 武器 突破 天赋 体力",
-    "基金 股票 利率 通胀 美联储 债券 指数 定投 仓位 收益 回撤 风险 估值 市盈率 分红 银行 理财 存款 房贷 消费",
-    "相机 镜头 光圈 快门 感光度 对焦 防抖 画幅 焦段 人像 风光 夜景 后期 调色 曝光 构图 滤镜 三脚架 闪光灯 像素",
-    "健身 深蹲 卧推 硬拉 蛋白质 减脂 增肌 有氧 拉伸 核心 组数 次数 饮食 热量 碳水 睡眠 恢复 肌肉 关节 心率",
-    "编程 函数 变量 数据库 索引 接口 缓存 并发 线程 异步 部署 服务器 容器 日志 测试 重构 框架 算法 复杂度 内存泄漏",
-    "旅行 机票 酒店 签证 行程 景点 门票 高铁 地铁 攻略 美食 夜市 博物馆 古镇 海边 雪山 徒步 民宿 预算 拍照",
-    "历史 朝代 皇帝 战争 诗人 丞相 变法 科举 丝绸之路 长城 都城 起义 外交 文化 典籍 考古 文物 制度 边疆 王朝",
-    "汽车 发动机 电池 续航里程 充电桩 底盘 悬挂 油耗 座椅 空间 智能驾驶 车机 保养 保险 试驾 加速 刹车 轮胎 变速箱",
-]
 FILLERS = (
     "然后 其实 大家 我们 可以 看到 这个 那个 就是 所以 但是 因为 如果 感觉 非常 比较 一下 今天 视频 "
     "首先 接下来 最后 总的来说 说实话 个人 觉得 还是 已经 应该 可能 一定 特别 基本 完全 直接 时候 地方 问题"
@@ -111,65 +100,13 @@ def question_for(index: int, rng: random.Random) -> str:
     return rng.choice(QUESTION_FORMS).format("".join(words[start : start + rng.randint(2, 3)]))
 
 
-def vector_bytes(vector: Sequence[float]) -> bytes:
-    """pgvector's binary format: dimensions, a reserved zero, then big-endian float4s."""
-    values = array("f", vector)
-    if sys.byteorder == "little":
-        values.byteswap()
-    return struct.pack(">HH", len(values), 0) + values.tobytes()
-
-
-def generate_rows(indexes: range) -> list[tuple[int, int, str, str, bytes]]:
-    """(part number, ordinal, text, keyword terms, binary vector) for each chunk index."""
-    rows = []
-    for index in indexes:
-        text = chunk_text(chunk_words(index))
-        vector = offline_embedding(text, DIMENSIONS)
-        rows.append((index // CHUNKS_PER_PART, index % CHUNKS_PER_PART, text, search_terms(text), vector_bytes(vector)))
-    return rows
+def chunk_content(index: int) -> tuple[str, list[float]]:
+    """Chunk `index`'s text, and its vector from the offline embedder."""
+    text = chunk_text(chunk_words(index))
+    return text, offline_embedding(text, DIMENSIONS)
 
 
 # --- The bench database -----------------------------------------------------------------------
-
-
-@contextmanager
-def bench_database(keep: bool) -> Iterator[None]:
-    """Create `bench_chatbili` on the configured server, point Django at it, drop it after."""
-    default = connections["default"]
-    default.settings_dict["OPTIONS"].pop("pool", None)  # one plain connection is all we need
-    _admin_execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-    _admin_execute(f"CREATE DATABASE {BENCH_DATABASE}")
-    server_database = default.settings_dict["NAME"]
-    default.settings_dict["NAME"] = BENCH_DATABASE
-    try:
-        call_command("migrate", "videos", verbosity=0)
-        yield
-    finally:
-        connections.close_all()
-        default.settings_dict["NAME"] = server_database
-        if not keep:
-            _admin_execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-        connections.close_all()
-
-
-def _admin_execute(sql: str) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(sql)
-    connection.close()
-
-
-def chunk_index_sql(drop: bool) -> list[str]:
-    """The model's own index definitions (HNSW and GIN), to drop before and build after a load."""
-    with connection.schema_editor(collect_sql=True) as editor:
-        for index in Chunk._meta.indexes:
-            editor.execute(index.remove_sql(Chunk, editor) if drop else index.create_sql(Chunk, editor))
-    return editor.collected_sql
-
-
-def execute_all(statements: Sequence[str]) -> None:
-    with connection.cursor() as cursor:
-        for statement in statements:
-            cursor.execute(statement)
 
 
 def create_parts(first: int, count: int) -> dict[int, int]:
@@ -179,58 +116,6 @@ def create_parts(first: int, count: int) -> dict[int, int]:
         video = Video.objects.create(bvid=f"BV1bench{number:04d}", aid=number + 1, title=f"第{number}个视频")
         ids[number] = VideoPart.objects.create(video=video, page=1, cid=number + 1).pk
     return ids
-
-
-def copy_chunks(rows: Sequence[tuple[int, int, str, str, bytes]], part_ids: dict[int, int], space: str) -> None:
-    """COPY the chunks in binary, then fill search_vector from the terms in one UPDATE."""
-    columns = "part_id, ordinal, start_ms, end_ms, text, token_count, embedding, embedding_model"
-    with connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY videos_chunk ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.write(b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0))
-            for part, ordinal, text, _, vector in rows:
-                fields = [
-                    struct.pack(">q", part_ids[part]),
-                    struct.pack(">i", ordinal),
-                    struct.pack(">i", ordinal * 30_000),
-                    struct.pack(">i", ordinal * 30_000 + 29_000),
-                    text.encode(),
-                    struct.pack(">i", len(text)),
-                    vector,
-                    space.encode(),
-                ]
-                copy.write(struct.pack(">h", len(fields)) + b"".join(struct.pack(">i", len(f)) + f for f in fields))
-            copy.write(struct.pack(">h", -1))
-        cursor.execute(
-            "UPDATE videos_chunk AS c SET search_vector = to_tsvector('simple', v.terms) "
-            "FROM unnest(%s::bigint[], %s::int[], %s::text[]) AS v(part_id, ordinal, terms) "
-            "WHERE c.part_id = v.part_id AND c.ordinal = v.ordinal",
-            [[part_ids[row[0]] for row in rows], [row[1] for row in rows], [row[3] for row in rows]],
-        )
-
-
-def load_chunks(first: int, last: int, pool: multiprocessing.pool.Pool) -> dict[str, float]:
-    """Generate and store chunks first..last-1 with the indexes dropped, then rebuild them."""
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-    execute_all(chunk_index_sql(drop=True))
-    part_ids = create_parts(first // CHUNKS_PER_PART, math.ceil((last - first) / CHUNKS_PER_PART))
-    space = embedding_space()
-    batches = [range(start, min(start + LOAD_BATCH, last)) for start in range(first, last, LOAD_BATCH)]
-    for rows in pool.imap(generate_rows, batches):
-        with transaction.atomic():
-            copy_chunks(rows, part_ids, space)
-    timings["generate+embed+copy"] = time.perf_counter() - started
-    started = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute("SET maintenance_work_mem = '2GB'")
-        cursor.execute("SET max_parallel_maintenance_workers = 1")
-        execute_all(chunk_index_sql(drop=False))
-    timings["index build (HNSW+GIN)"] = time.perf_counter() - started
-    started = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE videos_chunk")
-    timings["vacuum analyze"] = time.perf_counter() - started
-    return timings
 
 
 # --- Searches -----------------------------------------------------------------------------------
@@ -296,13 +181,11 @@ def exact_search() -> Iterator[None]:
             cursor.execute("RESET enable_indexscan")
 
 
-def scans_of(queryset: QuerySet, ef_search: int) -> str:
-    """The scan nodes of the plan the planner picks for `queryset` at this ef_search."""
+def global_plan(vector: Sequence[float], ef_search: int) -> str:
+    """The scan nodes of the plan the planner picks for the global top-8 at this ef_search."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")
-        plan = queryset.explain()
-    scans = [line.strip().removeprefix("->  ").split("  (")[0] for line in plan.splitlines() if "Scan" in line]
-    return "plan: " + "; ".join(scans)
+        return plan_scans(*global_queryset(vector).query.sql_with_params())
 
 
 # --- The pure-Python baseline ---------------------------------------------------------------------
@@ -338,39 +221,6 @@ def python_nearest(vectors: Sequence[tuple[int, array, float]], query: Sequence[
 
 
 # --- Measuring ------------------------------------------------------------------------------------
-
-
-@dataclass
-class Result:
-    name: str
-    latencies_ms: list[float]
-    recalls: list[float]
-    note: str = ""
-
-    def line(self) -> str:
-        ordered = sorted(self.latencies_ms)
-        p50 = statistics.median(ordered)
-        p99 = ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)]
-        recall = statistics.fmean(self.recalls) if self.recalls else float("nan")
-        figures = f"n={len(ordered):>3}  p50 {p50:8.2f} ms  p99 {p99:8.2f} ms  recall@8 {recall:.3f}"
-        return f"  {self.name:<44} {figures}  {self.note}"
-
-
-def recall(found: Sequence[int], exact: Sequence[int]) -> float:
-    return len(set(found) & set(exact)) / len(exact) if exact else 1.0
-
-
-def measure(
-    name: str, queries: Sequence[Query], search: Callable[[Query], list[int]], exact: list[list[int]]
-) -> Result:
-    search(queries[0])  # warm-up
-    latencies, recalls = [], []
-    for query, truth in zip(queries, exact[: len(queries)], strict=True):
-        started = time.perf_counter()
-        found = search(query)
-        latencies.append((time.perf_counter() - started) * 1000)
-        recalls.append(recall(found, truth))
-    return Result(name, latencies, recalls)
 
 
 def measure_async_hybrid(queries: Sequence[Query], exact: list[list[int]]) -> Result:
@@ -409,9 +259,9 @@ def bench_size(chunks: int, queries: list[Query]) -> list[Result]:
         measure("vector global HNSW ef_search=100", queries, lambda q: global_nearest(q.vector, 100), exact_global),
     ]
     sample = queries[0]
-    results[2].note = scans_of(vector_queryset(sample.part_id, sample.vector)[:TOP_K], HNSW_EF_SEARCH)
-    results[4].note = scans_of(global_queryset(sample.vector), 40)
-    results[5].note = scans_of(global_queryset(sample.vector), 100)
+    results[2].note = vector_ranking_plan(sample.part_id, sample.vector, TOP_K)
+    results[4].note = global_plan(sample.vector, 40)
+    results[5].note = global_plan(sample.vector, 100)
     with exact_search():
         results.append(
             measure(
@@ -484,11 +334,15 @@ def main() -> None:
     settings.DEBUG = False  # no query log and no debug cursor, as in production
     run_started = time.perf_counter()
     # The pool forks before any database connection exists.
-    with multiprocessing.get_context("fork").Pool(os.cpu_count() or 1) as pool, bench_database(args.keep):
+    with (
+        multiprocessing.get_context("fork").Pool(os.cpu_count() or 1) as pool,
+        bench_database(BENCH_DATABASE, keep=args.keep),
+    ):
         print("\n".join(machine_lines()), flush=True)
         loaded = 0
         for size in sizes:
-            timings = load_chunks(loaded, size, pool)
+            part_ids = create_parts(loaded // CHUNKS_PER_PART, math.ceil((size - loaded) / CHUNKS_PER_PART))
+            timings = load_chunks(range(loaded, size), chunk_content, part_ids, pool)
             loaded = size
             print(f"\n{size} chunks: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()) + f"; {table_sizes()}")
             for result in bench_size(size, make_queries(args.queries, size, seed=size)):

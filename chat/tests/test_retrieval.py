@@ -22,9 +22,10 @@ from chat.retrieval import (
     keyword_ranking,
     retrieve_chunks,
     retrieve_chunks_by_vector,
+    tune_vector_search,
     vector_literal,
-    vector_queryset,
     vector_ranking,
+    vector_ranking_sql,
 )
 from chat.selectors import stored_cues
 from chat.tests.fixtures_recall import QUESTIONS, TRANSCRIPT, recall_transcript
@@ -281,6 +282,13 @@ def random_vectors(rng: random.Random, count: int) -> list[list[float]]:
     return [[rng.uniform(-1, 1) for _ in range(DIMENSIONS)] for _ in range(count)]
 
 
+def explain(sql: str, params: Sequence[object]) -> str:
+    """The plan PostgreSQL picks for the statement under this transaction's settings."""
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + sql, params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
 def force_index_order(cursor: CursorWrapper) -> None:
     """Make the planner order by an index: on small tables it prefers the part's btree index
     plus a sort (exact and cheaper), so sorting is switched off too, leaving the HNSW index."""
@@ -293,12 +301,13 @@ def force_index_order(cursor: CursorWrapper) -> None:
 def test_the_vector_query_can_use_the_hnsw_index() -> None:
     part = make_part()
     store_chunks(part, [f"第{index}段" for index in range(300)], random_vectors(random.Random(11), 300))
-    queryset = vector_queryset(part.pk, pad_vector([0.5] * DIMENSIONS)).values_list("pk", "distance")[:10]
+    query = pad_vector([0.5] * DIMENSIONS)
 
     with transaction.atomic(), connection.cursor() as cursor:
         force_index_order(cursor)
-        plan = queryset.explain()
-        nearest = list(queryset)
+        tune_vector_search(part.pk)
+        plan = explain(*vector_ranking_sql(part_id=part.pk, vector=query, limit=10))
+        nearest = vector_ranking(part_id=part.pk, vector=query, limit=10)
 
     assert "Index Scan using chunk_embedding_hnsw_cosine" in plan, plan
     assert "Sort" not in plan, plan
@@ -312,12 +321,14 @@ def test_a_small_part_among_many_chunks_still_gets_all_its_candidates() -> None:
     store_chunks(part, [f"第{index}段" for index in range(60)], random_vectors(rng, 60))
     store_chunks(make_part(page=2), [f"第{index}段" for index in range(600)], random_vectors(rng, 600))
     query = pad_vector(random_vectors(rng, 1)[0])
-    exact = set(vector_queryset(part.pk, query).values_list("pk", flat=True)[:30])
 
     with transaction.atomic(), connection.cursor() as cursor:
         force_index_order(cursor)
-        assert "chunk_embedding_hnsw_cosine" in vector_queryset(part.pk, query)[:30].explain()
+        tune_vector_search(part.pk)
+        assert "chunk_embedding_hnsw_cosine" in explain(*vector_ranking_sql(part_id=part.pk, vector=query, limit=30))
         found = vector_ranking(part_id=part.pk, vector=query, limit=30)
+        cursor.execute("SET LOCAL enable_indexscan = off")  # no HNSW: the exact ranking
+        exact = set(vector_ranking(part_id=part.pk, vector=query, limit=30))
 
     # One HNSW pass sees about ef_search chunks, a tenth of them this part's; the iterative
     # scan keeps going until it has 30.

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 import chat.retrieval as retrieval
-from chat.retrieval import plan_library_search, vector_queryset, vector_ranking
-from chat.tests.test_retrieval import make_part, store_chunks
+from chat.retrieval import tune_vector_search, vector_ranking, vector_ranking_sql
+from chat.tests.test_retrieval import explain, make_part, store_chunks
 from videos.embeddings import pad_vector
 
 HNSW_SCAN = "Index Scan using chunk_embedding_hnsw_cosine"
@@ -17,10 +17,15 @@ def unit(axis: int) -> list[float]:
     return pad_vector([1.0 if index == axis else 0.0 for index in range(16)])
 
 
-def library_plan(part_ids: list[int]) -> str:
+def library_plan(part_ids: list[int], *, sort_off_before: bool = False) -> str:
+    """The plan of the site's vector ranking over the parts; `sort_off_before`: the transaction starts
+    with sorting off, where the planner would take the HNSW index whatever the scope's size."""
     with transaction.atomic():
-        plan_library_search(part_ids)
-        return vector_queryset(part_ids, unit(0)).values_list("pk", flat=True)[:8].explain()
+        if sort_off_before:
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL enable_sort = off")
+        tune_vector_search(part_ids)
+        return explain(*vector_ranking_sql(part_id=part_ids, vector=unit(0), limit=8))
 
 
 def three_parts() -> list[int]:
@@ -45,7 +50,7 @@ def test_a_scope_over_the_exact_limit_is_searched_through_the_hnsw_index(monkeyp
 def test_a_scope_within_the_exact_limit_is_searched_exactly() -> None:
     part_ids = three_parts()
 
-    plan = library_plan(part_ids[:2])
+    plan = library_plan(part_ids[:2], sort_off_before=True)
 
     assert HNSW_SCAN not in plan
     assert "Sort" in plan
