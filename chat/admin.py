@@ -2,10 +2,13 @@
 
 The video admin from `videos.admin` is re-registered here with what only chat knows: tokens
 spent on each video, regenerating summaries, and purging generated data along with the chunks.
+Series summaries (a collection's overview) are regenerated the same way, through the gate.
 Generated rows, conversations and usage are read-only; tokens can only be revoked.
 """
 
 from __future__ import annotations
+
+from collections.abc import Awaitable
 
 from asgiref.sync import async_to_sync
 from django.contrib import admin, messages
@@ -15,7 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from chat.budget import site_spend_today
-from chat.gate import SummaryOrder, generation_open
+from chat.gate import GateStream, SeriesSummaryOrder, SummaryOrder, generation_open, library_generation_open
 from chat.models import (
     ApiToken,
     CommentDraftSet,
@@ -28,6 +31,7 @@ from chat.models import (
     UserQuota,
 )
 from chat.quotas import day_bounds
+from chat.series import OPERATOR
 from chat.services.api_tokens import api_tokens_revoke
 from chat.services.generated import video_generated_purge
 from chat.styles import CUSTOM_PREFIX, STYLES, style_name, style_request
@@ -54,17 +58,42 @@ async def summaries_regenerate(keys: list[tuple[str, int, str, str]]) -> dict[st
     operator (no quota), one after another. Returns how many ended with each outcome: "done" or an error code."""
     outcomes: dict[str, int] = {}
     for bvid, page, language, style in keys:
-        try:
-            order = SummaryOrder(language, True, style=style_request(style))
-            events = await generation_open(user=None, bvid=bvid, page=page, order=order)
-            outcome = "incomplete"
-            async for event in events:
-                if event["type"] in ("done", "error"):
-                    outcome = "done" if event["type"] == "done" else event["code"]
-        except AppError as exc:
-            outcome = exc.code
+        order = SummaryOrder(language, True, style=style_request(style))
+        outcome = await _outcome(generation_open(user=None, bvid=bvid, page=page, order=order))
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
     return outcomes
+
+
+async def series_summaries_regenerate(keys: list[tuple[int, str]]) -> dict[str, int]:
+    """Regenerate each (collection id, language) series summary through the generation gate, as the
+    operator (chat.series.OPERATOR: any collection, no quota), one after another; outcomes as above."""
+    outcomes: dict[str, int] = {}
+    for collection_id, language in keys:
+        order = SeriesSummaryOrder(collection_id, language, regenerate=True)
+        outcome = await _outcome(library_generation_open(user=OPERATOR, order=order))
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
+
+
+async def _outcome(opening: Awaitable[GateStream]) -> str:
+    """Open one generation and read it to its end: "done", or the error code it was refused or failed with."""
+    try:
+        outcome = "incomplete"
+        async for event in await opening:
+            if event["type"] in ("done", "error"):
+                outcome = "done" if event["type"] == "done" else event["code"]
+    except AppError as exc:
+        outcome = exc.code
+    return outcome
+
+
+def _outcomes_text(outcomes: dict[str, int], total: int, what: str) -> tuple[str, int]:
+    """`regenerated 3 of 4 summaries; failed: llm_failed ×1` and its message level."""
+    failed = {outcome: count for outcome, count in outcomes.items() if outcome != "done"}
+    text = f"regenerated {outcomes.get('done', 0)} of {total} {what}"
+    if failed:
+        text += "; failed: " + ", ".join(f"{code} ×{count}" for code, count in sorted(failed.items()))
+    return text, messages.WARNING if failed else messages.SUCCESS
 
 
 def _tokens_spent(rows: QuerySet, video_path: str) -> Coalesce:
@@ -108,11 +137,7 @@ class VideoWithGenerationsAdmin(VideoAdmin):
         summaries = Summary.objects.filter(part__video__in=queryset).order_by("part__video__bvid", "part__page")
         keys = list(summaries.values_list("part__video__bvid", "part__page", "language", "style").distinct())
         outcomes = async_to_sync(summaries_regenerate)(keys)
-        failed = {outcome: count for outcome, count in outcomes.items() if outcome != "done"}
-        text = f"regenerated {outcomes.get('done', 0)} of {len(keys)} summaries"
-        if failed:
-            text += "; failed: " + ", ".join(f"{code} ×{count}" for code, count in sorted(failed.items()))
-        self.message_user(request, text, messages.WARNING if failed else messages.SUCCESS)
+        self.message_user(request, *_outcomes_text(outcomes, len(keys), "summaries"))
 
     @admin.action(description="Purge cached data (chunks, transcripts, summaries, comment drafts)")
     def purge(self, request: HttpRequest, queryset: QuerySet[Video]) -> None:
@@ -206,7 +231,7 @@ class SummaryAdmin(ReadOnlyAdmin):
 @admin.register(SeriesSummary)
 class SeriesSummaryAdmin(ReadOnlyAdmin):
     """A collection's overviews (chat.series), one per cache key. Read-only like the video summaries;
-    deleting one (not while it is being generated) makes the next request for it generate it again."""
+    the action regenerates them now (chat.series as the operator, through the gate)."""
 
     list_display = [
         "id", "collection", "owner", "language", "model", "prompt_version", "status", "offline", "llm_calls",
@@ -215,7 +240,7 @@ class SeriesSummaryAdmin(ReadOnlyAdmin):
     list_filter = ["language", ("collection", admin.RelatedOnlyFieldListFilter), "status", "offline", "model"]
     list_select_related = ["collection__owner"]
     search_fields = ["collection__title", "collection__owner__username"]
-    actions = ["delete_to_regenerate"]
+    actions = ["regenerate"]
 
     @admin.display(description="owner", ordering="collection__owner__username")
     def owner(self, series: SeriesSummary) -> str:
@@ -225,14 +250,17 @@ class SeriesSummaryAdmin(ReadOnlyAdmin):
     def tokens(self, series: SeriesSummary) -> int:
         return series.prompt_tokens + series.completion_tokens
 
-    @admin.action(description="Delete, so the next request generates them again (skips ones being generated)")
-    def delete_to_regenerate(self, request: HttpRequest, queryset: QuerySet[SeriesSummary]) -> None:
+    @admin.action(description="Regenerate (each collection's overview in that language again, now; this waits)")
+    def regenerate(self, request: HttpRequest, queryset: QuerySet[SeriesSummary]) -> None:
+        """Through the gate as the operator, from the collection's current video summaries (so with the
+        current model and prompt: a new row where those changed). One being generated is skipped."""
         generating = queryset.filter(status=SeriesSummary.Status.GENERATING).count()
-        deleted, _ = queryset.exclude(status=SeriesSummary.Status.GENERATING).delete()
-        text = f"deleted {deleted} series summaries; the next request for each generates it again"
+        rows = queryset.exclude(status=SeriesSummary.Status.GENERATING).order_by("collection_id", "language")
+        keys = list(rows.values_list("collection_id", "language").distinct())
+        text, level = _outcomes_text(async_to_sync(series_summaries_regenerate)(keys), len(keys), "series summaries")
         if generating:
-            text += f" ({generating} being generated were skipped)"
-        self.message_user(request, text, messages.WARNING if generating else messages.SUCCESS)
+            text, level = f"{text} ({generating} being generated were skipped)", messages.WARNING
+        self.message_user(request, text, level)
 
 
 @admin.register(SummaryTemplate)

@@ -1,5 +1,6 @@
 """Creating a collection, where the quota is known: the API's `POST /collections` and the form on
-the collections page.
+the collections page (which home's link box hands collection links to, `?from=home`: a refusal
+then goes back to home's form, not to the collections page's).
 
 Quotas live in chat, and videos may not import chat, so the check happens here, before anything
 is fetched or written: a user over quota is told at once, not halfway through fifty videos.
@@ -24,6 +25,7 @@ from videos.api_collections import CollectionOut, collection_out, router
 from videos.collections import collection_submit
 from videos.models import Collection
 from videos.submission import collection_ingest_enqueue
+from videos.views import FROM_HOME, home_with_refused_link
 
 __all__ = ["collection_create_view", "collection_submit_checked", "router"]
 
@@ -63,7 +65,8 @@ async def collection_create(request: HttpRequest, body: CollectionIn) -> Status[
 
 @require_POST
 async def collection_create_view(request: HttpRequest) -> HttpResponse:
-    """The collections page's form: open the new collection's page, or go back with the message."""
+    """The collections page's form (or home's link box): open the new collection's page, or go back
+    to the form the link came from with the message."""
     user = await request.auser()
     if not user.is_authenticated:
         return redirect_to_login(reverse("collection_list"))
@@ -71,6 +74,8 @@ async def collection_create_view(request: HttpRequest) -> HttpResponse:
     try:
         collection = await collection_submit_checked(user=user, text=link)
     except AppError as error:
+        if request.GET.get("from") == FROM_HOME["from"]:
+            return await home_with_refused_link(request, link=link, error=error)
         await request.session.aset(FORM_ERROR_SESSION_KEY, {"link": link, "error": error.message()})
         return redirect("collection_list")
     return redirect("collection_page", collection_id=collection.pk)

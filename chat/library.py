@@ -23,7 +23,7 @@ from chat.errors import CONVERSATION_NOT_FOUND
 from chat.models import Conversation
 from chat.retrieval import RetrievedChunk, retrieve_across_parts
 from core.errors import AppError
-from videos.models import VideoPart
+from videos.models import CollectionItem, VideoPart
 from videos.selectors import collection_get_for_user, collection_part_ids
 
 STATUSES = ("ready", "in_progress", "failed")
@@ -60,9 +60,14 @@ def library_part_ids(*, user: Any, collection_id: int | None = None) -> list[int
         collection_get_for_user(user=user, collection_id=collection_id)
         in_collection = VideoPart.objects.filter(collection_items__collection_id=collection_id)
         return sorted(set(in_collection.values_list("pk", flat=True)))
-    requested = VideoPart.objects.filter(video__requests__user=user).values_list("pk", flat=True)
-    collected = VideoPart.objects.filter(collection_items__collection__owner=user).values_list("pk", flat=True)
-    return sorted(set(requested) | set(collected))
+    return sorted(_library(user).values_list("pk", flat=True))
+
+
+def _library(user: Any) -> QuerySet[VideoPart]:
+    """The parts of the user's library, in one query: of a video they asked for, or an item of their collections."""
+    requested = VideoPart.objects.filter(video__requests__user=user).values("pk")
+    collected = CollectionItem.objects.filter(collection__owner=user, part__isnull=False).values("part_id")
+    return VideoPart.objects.filter(pk__in=requested.union(collected))
 
 
 def library_parts(
@@ -96,11 +101,10 @@ def library_uploaders(*, user: Any) -> list[str]:
 
 def library_ready_part_ids(*, user: Any, collection_id: int | None = None) -> list[int]:
     """The ready parts of the library (or collection): what search and cross-video chat read."""
-    if collection_id is not None:
-        collection_get_for_user(user=user, collection_id=collection_id)
-        ids = collection_part_ids(collection_id=collection_id)
-    else:
-        ids = library_part_ids(user=user)
+    if collection_id is None:  # one query (the scope of every library search and question)
+        return list(_library(user).filter(stage=VideoPart.Stage.READY).values_list("pk", flat=True))
+    collection_get_for_user(user=user, collection_id=collection_id)
+    ids = collection_part_ids(collection_id=collection_id)
     return list(VideoPart.objects.filter(pk__in=ids, stage=VideoPart.Stage.READY).values_list("pk", flat=True))
 
 

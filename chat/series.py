@@ -13,6 +13,9 @@ streams the stored overview with no LLM call; a new or regenerated video summary
 entry. Without an LLM (offline mode) the overview is extractive: each video's abstract line and
 its key points.
 
+The site's operator (the admin's regenerate action) asks as `OPERATOR`: any collection, and, like
+every generation without a signed-in user, no quota (chat.gate).
+
 Events: {"type": "start", "series_id", "videos", "missing", "cached"}, {"type": "token", "text"},
 {"type": "done", "series_id", "status", "links", "offline", "cached"}; failures raise AppError
 (the gate's entry points turn it into an error frame or event).
@@ -40,13 +43,28 @@ from chat.services.series import series_summary_begin, series_summary_finish
 from chat.timestamps import TIMESTAMP_PATTERN, TimestampChecker
 from core.errors import AppError
 from core.tokens import count_tokens
-from videos.models import CollectionItem
+from videos.errors import COLLECTION_NOT_FOUND
+from videos.models import Collection, CollectionItem
 from videos.selectors import collection_get_for_user, collection_items
 
 SERIES_PROMPT_VERSION = "v1"
 OFFLINE_MODEL = "offline"
 # Rounds of partial overviews at most; after them the last round's partials go to one call.
 SERIES_REDUCE_ROUNDS = 3
+
+
+class _Operator:
+    """The site's operator as a generation's user: no account (not signed in, no id), so no quota,
+    no usage owner and no `requested_by`; unlike `None` (nobody), it may read any collection."""
+
+    is_authenticated = False
+    pk = None
+
+    def __repr__(self) -> str:
+        return "OPERATOR"
+
+
+OPERATOR = _Operator()
 
 
 @dataclass(frozen=True)
@@ -99,7 +117,7 @@ class SeriesPlan:
 def series_plan(*, user: Any, collection_id: int, language: str) -> SeriesPlan:
     """What the overview will read (collection_not_found 404; series_no_summaries 409 when no
     video has a summary yet), and the cached overview of exactly those summaries, if any."""
-    collection = collection_get_for_user(user=user, collection_id=collection_id)
+    collection = series_collection(user=user, collection_id=collection_id)
     videos, missing = [], []
     for item in collection_items(collection_id=collection_id).filter(state=CollectionItem.State.READY):
         part = item.part
@@ -124,6 +142,16 @@ def series_plan(*, user: Any, collection_id: int, language: str) -> SeriesPlan:
         status=SeriesSummary.Status.COMPLETE,
     ).first()
     return plan
+
+
+def series_collection(*, user: Any, collection_id: int) -> Collection:
+    """The user's own collection (collection_not_found, 404, for anyone else's); any one for `OPERATOR`."""
+    if user is not OPERATOR:
+        return collection_get_for_user(user=user, collection_id=collection_id)
+    collection = Collection.objects.filter(pk=collection_id).first()
+    if collection is None:
+        raise AppError(COLLECTION_NOT_FOUND, details={"collection_id": collection_id})
+    return collection
 
 
 def series_links(text: str, checker: SourceTimestamps) -> list[dict]:

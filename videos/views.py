@@ -7,7 +7,9 @@ The link box is on home for everyone. Submitting signed out asks to sign in and 
 through the login (`next=/?link=…` fills the box again). A link that cannot be used goes back to
 the form (post/redirect/get): the message and the pasted text ride in the session for one page.
 A collection link (合集, series, favourites) is handed to the collections page's form as it was
-posted (a 307 keeps the method and body): the quota check and the ingest are done there, once.
+posted (a 307 keeps the method and body, `?from=home` says where it came from): the quota check and
+the ingest are done there, once, and a refused collection link comes back here with its message
+(`home_with_refused_link`) like a refused video link.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ EXAMPLE_LINKS = (
 )
 # The session key that carries a refused link and its message back to the form, for one page.
 LINK_FORM_SESSION_KEY = "link_form"
+# The query a collection link is handed on with, so that its refusal comes back to home's form.
+FROM_HOME = {"from": "home"}
 
 
 def render_home(request: HttpRequest, *, link: str = "", error: str = "", status: int = 200) -> HttpResponse:
@@ -72,15 +76,20 @@ async def submit(request: HttpRequest) -> HttpResponse:
         home_with_link = f"{reverse('home')}?{urlencode({'link': link})}" if link else reverse("home")
         return redirect_to_login(home_with_link)
     if collection_ref_from_text(link) is not None:
-        return redirect("collection_create", preserve_request=True)
+        return redirect(f"{reverse('collection_create')}?{urlencode(FROM_HOME)}", preserve_request=True)
     try:
         part = await video_submit(link)
     except AppError as error:
-        await request.session.aset(LINK_FORM_SESSION_KEY, {"link": link, "error": error.message()})
-        return redirect(f"{reverse('home')}#link-form")
+        return await home_with_refused_link(request, link=link, error=error)
     await sync_to_async(part_ingest_enqueue)(part_id=part.pk)
     await sync_to_async(video_request_record)(user=user, part=part)
     return redirect("video_page", bvid=part.video.bvid, page=part.page)
+
+
+async def home_with_refused_link(request: HttpRequest, *, link: str, error: AppError) -> HttpResponse:
+    """Back to home's link box, filled with the refused link and its message (for one page)."""
+    await request.session.aset(LINK_FORM_SESSION_KEY, {"link": link, "error": error.message()})
+    return redirect(f"{reverse('home')}#link-form")
 
 
 @login_required

@@ -1,5 +1,6 @@
 """A small library for tests: two ready videos (both say how to make 糖色), owned through
-VideoRequest, and a collection of them; a fake LLM reply that cites two videos' labels."""
+VideoRequest, and a collection of them; a fake LLM reply that cites two videos' labels; the
+videos' complete summaries (what a series summary reads)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
+from django.utils import timezone
 
+from chat.models import Summary
+from chat.summary_keys import summary_key
 from tests.factories import COOKING_LINES, cues_from_lines, ready_part
 from videos.models import Collection, CollectionItem, VideoPart, VideoRequest
 
@@ -75,3 +79,31 @@ def cite_two_videos(request: dict[str, Any]) -> str:
         first.setdefault(source, time)
     cited = list(first.items())[:2]
     return "两种做法都先炒糖色：" + "；".join(f"这里 [V{source} {time}]" for source, time in cited) + "。"
+
+
+def summarise(part: VideoPart, points: list[tuple[int, str]]) -> Summary:
+    """A complete current summary of the part (as chat.summaries stores one) with these key points."""
+    key = summary_key(part_id=part.pk, language="zh")
+    lines = "\n".join(f"- [{ms // 60000:02d}:{ms // 1000 % 60:02d}] {text}" for ms, text in points)
+    return Summary.objects.create(
+        part=part,
+        language="zh",
+        prompt_version=key.prompt_version,
+        model=key.model,
+        style=key.style,
+        status=Summary.Status.COMPLETE,
+        content=f"## 摘要\n{part.video.title}的做法。\n\n## 要点\n{lines}",
+        key_points=[{"start_ms": ms, "text": text} for ms, text in points],
+        completed_at=timezone.now(),
+    )
+
+
+asummarise = sync_to_async(summarise)
+
+
+async def summarised_collection(user: Any) -> tuple[Any, VideoPart, VideoPart]:
+    """The user's collection of the two videos, each with a complete summary of two key points."""
+    pork, wings = await two_videos()
+    await asummarise(pork, [(120_000, "炒糖色"), (220_000, "小火慢炖")])
+    await asummarise(wings, [(60_000, "炒糖色"), (100_000, "倒可乐")])
+    return await acollection_of(user, pork, wings), pork, wings

@@ -7,15 +7,11 @@ import re
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
-from django.utils import timezone
 
 from chat.models import SeriesSummary, Summary
-from chat.summary_keys import summary_key
 from tests.api_client import API, api_client, assert_error, auser_with_token, sse_request
 from tests.fakes.openai import FakeOpenAI
-from tests.library.helpers import PORK, WINGS, acollection_of, two_videos
-from videos.models import VideoPart
+from tests.library.helpers import PORK, WINGS, acollection_of, summarised_collection, two_videos
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,33 +31,6 @@ def series_reply(request: dict[str, Any]) -> str:
 
 
 LLM_REPLY = series_reply
-
-
-def summarise(part: VideoPart, points: list[tuple[int, str]]) -> Summary:
-    """A complete current summary of the part (as chat.summaries stores one) with these key points."""
-    key = summary_key(part_id=part.pk, language="zh")
-    lines = "\n".join(f"- [{ms // 60000:02d}:{ms // 1000 % 60:02d}] {text}" for ms, text in points)
-    return Summary.objects.create(
-        part=part,
-        language="zh",
-        prompt_version=key.prompt_version,
-        model=key.model,
-        style=key.style,
-        status=Summary.Status.COMPLETE,
-        content=f"## 摘要\n{part.video.title}的做法。\n\n## 要点\n{lines}",
-        key_points=[{"start_ms": ms, "text": text} for ms, text in points],
-        completed_at=timezone.now(),
-    )
-
-
-asummarise = sync_to_async(summarise)
-
-
-async def summarised_collection(user: Any) -> tuple[Any, VideoPart, VideoPart]:
-    pork, wings = await two_videos()
-    await asummarise(pork, [(120_000, "炒糖色"), (220_000, "小火慢炖")])
-    await asummarise(wings, [(60_000, "炒糖色"), (100_000, "倒可乐")])
-    return await acollection_of(user, pork, wings), pork, wings
 
 
 async def test_offline_the_overview_quotes_each_videos_summary_with_moment_links() -> None:
