@@ -1,5 +1,6 @@
 """The language of a websocket: its scope's language cookie, else Accept-Language, else Chinese;
-and `SocketInItsOwnLanguage`, the way every socket runs in it (with a database thread of its own).
+and `SocketInItsOwnLanguage`, the way every socket runs in it (with its database calls on one of
+the process's few database threads: `database_lane`).
 
 Used by every socket (chat.consumers, videos.consumers_collections) and by the outage middleware
 (chatbili_site.outage) to render their error frames in the page's language.
@@ -7,6 +8,8 @@ Used by every socket (chat.consumers, videos.consumers_collections) and by the o
 
 from __future__ import annotations
 
+import itertools
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext
@@ -33,13 +36,29 @@ def socket_language(scope: dict) -> str:
 DJANGO_LANGUAGE = {"zh": "zh-hans", "en": "en"}
 
 
+_lanes: list[ThreadPoolExecutor] = []
+_lane_turns = itertools.count()
+
+
+def database_lane() -> ThreadPoolExecutor:
+    """One of SOCKET_DATABASE_THREADS one-thread executors, in turn: a socket's database calls run
+    on one thread, one at a time, as Django needs. A thread per socket made 200 threads contend
+    for the GIL at once, starving the event loop (issue 12); a few shared ones keep it fed."""
+    if not _lanes:
+        _lanes.extend(
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"socket-db-{number}")
+            for number in range(settings.SOCKET_DATABASE_THREADS)
+        )
+    return _lanes[next(_lane_turns) % len(_lanes)]
+
+
 class SocketInItsOwnLanguage:
-    """A websocket consumer mixin: the socket gets its own thread for database calls (sockets do
-    not wait on each other) and renders everything in its own language; its connection goes back
-    to the pool when it ends. Put it before the channels consumer class."""
+    """A websocket consumer mixin: the socket's database calls run on one of a few shared threads
+    (`database_lane`) and it renders everything in its own language; its connection goes back to
+    the pool when it ends. Put it before the channels consumer class."""
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        async with ThreadSensitiveContext():
+        async with ThreadSensitiveContext(executor=database_lane()):
             with translation.override(DJANGO_LANGUAGE[socket_language(scope)]):
                 try:
                     await super().__call__(scope, receive, send)  # type: ignore[misc]

@@ -5,6 +5,7 @@ Close codes over a real daphne are in tests/test_websocket_daphne.py."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import pytest
@@ -362,3 +363,18 @@ async def test_held_tokens_are_sent_before_the_cancel_acknowledgement(llm: FakeO
     assert (first["type"], held["type"], acknowledged) == ("token", "token", {"type": "cancelled", "stream": "answer"})
     message = await Message.objects.aget(pk=start["message_id"])
     assert message.content == first["text"] + held["text"]
+
+
+async def test_sockets_run_their_database_calls_on_a_few_shared_threads(settings: Any) -> None:
+    user = await User.objects.acreate(username="alice")
+    await ready_part()
+    sockets = [await open_socket(user) for _ in range(settings.SOCKET_DATABASE_THREADS + 4)]
+    for communicator in sockets:
+        assert (await communicator.connect())[0]
+        assert (await communicator.receive_json_from())["type"] == "progress"  # after the part was read
+
+    lanes = {thread.name for thread in threading.enumerate() if thread.name.startswith("socket-db-")}
+
+    assert len(lanes) == settings.SOCKET_DATABASE_THREADS == 8
+    for communicator in sockets:
+        await communicator.disconnect()
