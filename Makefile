@@ -17,12 +17,13 @@ PYTHON ?= $(shell for candidate in python3.12 python3.13 python3 \
 	  "$$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 \
 	  && { command -v "$$candidate" || echo "$$candidate"; } && break; done)
 
-.PHONY: run test test-fast test-browser browser-deps lint format venv migrate help
+.PHONY: run test test-fast test-quick test-browser browser-deps lint format venv migrate help
 
 help:
 	@echo "make run     start the site (server + worker) on http://$(HOST):$(PORT); SERVERS=N for N daphne processes"
 	@echo "make test    run the whole test suite (lint + pytest, browser tests included)"
 	@echo "make test-fast     the suite without the browser tests"
+	@echo "make test-quick    the suite without the slow tests (marker slow, every browser test included)"
 	@echo "make test-browser  only the browser tests (installs Debian's chromium if missing)"
 	@echo "make lint    ruff check and format check"
 
@@ -45,6 +46,11 @@ test: venv lint browser-deps
 
 test-fast: venv lint
 	$(PY) -m pytest -n $(TEST_PROCESSES) --dist loadfile -m "not browser" $(PYTEST_ARGS)
+
+# The quick run while working: leaves out the tests marked `slow` (over ~10 s: processes, big data,
+# and every browser test); `make test` still runs them.
+test-quick: venv lint
+	$(PY) -m pytest -n $(TEST_PROCESSES) --dist loadfile -m "not slow and not browser" $(PYTEST_ARGS)
 
 test-browser: venv browser-deps
 	$(PY) -m pytest -m browser $(PYTEST_ARGS)

@@ -70,6 +70,7 @@ def live_api(bilibili: FakeBilibili, settings) -> Iterator[tuple[str, str]]:
         yield url, token
 
 
+@pytest.mark.slow  # generated requests to every operation of a real daphne
 def test_the_api_matches_its_schema_and_never_fails(live_api: tuple[str, str]) -> None:
     url, token = live_api
     schema = schemathesis.openapi.from_url(f"{url}/api/v1/openapi.json")

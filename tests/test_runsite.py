@@ -86,6 +86,7 @@ def wait_for(condition, timeout: float = 20) -> bool:
     return condition()
 
 
+@pytest.mark.slow  # a whole site on a fresh embedded PostgreSQL
 def test_run_serves_the_site_and_ctrl_c_stops_postgres(datadir: Path) -> None:
     site = Site(datadir, free_port())
     health = site.wait_until_healthy()
@@ -107,6 +108,7 @@ def test_run_serves_the_site_and_ctrl_c_stops_postgres(datadir: Path) -> None:
     assert wait_for(lambda: not postgres_processes(datadir)), "postgres is still running after Ctrl-C"
 
 
+@pytest.mark.slow  # a whole site on a fresh embedded PostgreSQL
 def test_run_after_sigkill_starts_cleanly(datadir: Path) -> None:
     port = free_port()
     first = Site(datadir, port)

@@ -1,17 +1,25 @@
 """A 4-hour AI-subtitle transcript end to end: thousands of short unpunctuated lines, ingested
 through the real chunking, summarized in map-reduce by a fake model that cites times it sees, a
 second off, out of its section and invented. Every moment the product then shows is a real line
-start of the part, and the chapters tile the part exactly."""
+start of the part, and the chapters tile the part exactly.
+
+Storing the part's thousand chunks takes most of the time, so the part and its summary are made once
+for the module (`long_summary`) and no test here has its own database: the module fixture opens the
+test database to these tests and flushes it at the end, as a transactional test does. The tests only
+read the shared part and summary; the chat answer adds its own user and conversation."""
 
 from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.test import override_settings
 
 from chat.conversations import answer_stream
 from chat.mindmap import part_mindmap
@@ -19,9 +27,10 @@ from chat.summaries import summary_stream
 from chat.timestamps import TIMESTAMP_PATTERN, format_timestamp, parse_timestamp
 from tests.factories import ready_part
 from tests.fakes.openai import FakeOpenAI
+from tests.fakes.server import LocalServer
 from videos.types import Cue
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 HOURS = 4
 SUBJECTS = ["神经网络", "反向传播", "梯度下降", "卷积", "注意力机制", "过拟合", "正则化", "学习率", "损失函数"]
@@ -103,12 +112,39 @@ def model_reply(body: dict) -> str:
 LLM_REPLY = model_reply
 
 
-@pytest.fixture
-async def long_summary(llm: FakeOpenAI) -> tuple[Any, list[dict]]:
-    """The 4-hour part, ingested, and the events of its map-reduce summary."""
-    part = await ready_part(CUES, title="深度学习四小时入门", target_tokens=60)
-    events = [event async for event in summary_stream(part, "zh", None)]
-    return part, events
+@pytest.fixture(scope="module")
+def long_summary_llm() -> Iterator[FakeOpenAI]:
+    """The fake model that wrote the module's summary, with the `llm` fixture's settings, for the module."""
+    fake = FakeOpenAI(api_key="test-key", reply=model_reply)
+    with LocalServer(fake.app) as server:
+        with override_settings(
+            OPENAI_BASE_URL=server.url + "/v1",
+            OPENAI_API_KEY="test-key",
+            CHAT_MODEL="fake-chat",
+            LLM_RETRY_ATTEMPTS=3,
+            LLM_RETRY_BASE_DELAY_SECONDS=0.01,
+        ):
+            yield fake
+
+
+async def _summary_events(part: Any) -> list[dict]:
+    return [event async for event in summary_stream(part, "zh", None)]
+
+
+@pytest.fixture(scope="module")
+def long_summary(
+    django_db_setup: None, django_db_blocker: Any, long_summary_llm: FakeOpenAI
+) -> Iterator[tuple[Any, list[dict]]]:
+    """The 4-hour part, ingested, and the events of its map-reduce summary, made once for the module.
+
+    The test database stays open to the module's tests until the end of the module, then it is flushed.
+    """
+    with django_db_blocker.unblock():
+        try:
+            part = async_to_sync(ready_part)(CUES, title="深度学习四小时入门", target_tokens=60)
+            yield part, async_to_sync(_summary_events)(part)
+        finally:
+            call_command("flush", verbosity=0, interactive=False)
 
 
 def wrong_labels_asked_for(llm: FakeOpenAI) -> list[str]:
@@ -126,9 +162,11 @@ def test_the_transcript_looks_like_four_hours_of_ai_subtitles() -> None:
     assert ai_subtitle_cues() == CUES
 
 
-async def test_every_summary_moment_is_a_line_start(long_summary: tuple[Any, list[dict]], llm: FakeOpenAI) -> None:
+async def test_every_summary_moment_is_a_line_start(
+    long_summary: tuple[Any, list[dict]], long_summary_llm: FakeOpenAI
+) -> None:
     _, events = long_summary
-    assert len(wrong_labels_asked_for(llm)) >= 20  # the model did cite wrong times
+    assert len(wrong_labels_asked_for(long_summary_llm)) >= 20  # the model did cite wrong times
     summary = events[-1]["summary"]
     assert summary["mode"] == "map_reduce"
     sections = [event for event in events if event["type"] == "section"]
@@ -179,8 +217,8 @@ async def test_every_mind_map_node_is_a_line_start(long_summary: tuple[Any, list
     assert [label for label in stamps_in(mindmap["markdown"]) if label not in CUE_LABELS] == []
 
 
-async def test_chat_citations_are_line_starts(llm: FakeOpenAI) -> None:
-    part = await ready_part(CUES, title="深度学习四小时入门", target_tokens=60)
+async def test_chat_citations_are_line_starts(long_summary: tuple[Any, list[dict]], llm: FakeOpenAI) -> None:
+    part, _ = long_summary
     user = await User.objects.acreate(username="learner")
     events = [event async for event in answer_stream(user=user, part=part, question="反向传播怎么理解")]
 
