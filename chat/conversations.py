@@ -262,11 +262,15 @@ class AnswerRun:
         messages = self.prompt(chunks, history)
         fixer = self.timestamp_fixer(chunks)
         self.stream = ChatStream(messages, purpose=UsageRecord.Purpose.CHAT, user=self.user)
-        await aclose_old_connections()
-        async for delta in self.stream:
-            if safe := fixer.feed(delta):
-                self.text += safe
-                yield {"type": "token", "text": safe}
+        # The database connection goes back to the pool for the stream, while the request starts.
+        closing = asyncio.ensure_future(aclose_old_connections())
+        try:
+            async for delta in self.stream:
+                if safe := fixer.feed(delta):
+                    self.text += safe
+                    yield {"type": "token", "text": safe}
+        finally:
+            await closing
         if tail := fixer.flush():
             self.text += tail
             yield {"type": "token", "text": tail}
