@@ -35,7 +35,7 @@ import logging
 import weakref
 from typing import Any
 
-from channels.db import aclose_old_connections
+from channels.db import aclose_old_connections, database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
@@ -47,7 +47,7 @@ from core.errors import AppError
 from core.websocket_language import SocketInItsOwnLanguage, socket_language
 from videos.models import VideoPart
 from videos.progress import video_group_name
-from videos.selectors import apart_get_or_404
+from videos.selectors import part_get_or_404
 
 logger = logging.getLogger(__name__)
 
@@ -132,13 +132,11 @@ class VideoPartConsumer(SocketInItsOwnLanguage, AsyncJsonWebsocketConsumer):
         if await self.accept_signed_in() is None:
             return
         kwargs = self.scope["url_route"]["kwargs"]
-        try:
-            part = await apart_get_or_404(bvid=kwargs["bvid"], page=kwargs["page"])
+        try:  # one trip to the database thread, which then gives its connection back to the pool
+            part = await database_sync_to_async(part_get_or_404)(bvid=kwargs["bvid"], page=kwargs["page"])
         except AppError:
             await self.close(code=CLOSE_NO_SUCH_PART, reason="no such part")
             return
-        finally:
-            await aclose_old_connections()
         self.part = part
         self.group = video_group_name(part.video.bvid)
         await self.channel_layer.group_add(self.group, self.channel_name)
