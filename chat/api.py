@@ -29,7 +29,7 @@ from pydantic import ConfigDict
 from chat.api_outline import ChapterOut
 from chat.api_outline import router as outline_router
 from chat.api_templates import router as summary_templates_router
-from chat.cached_summaries import summary_json, summary_made_for
+from chat.cached_summaries import SUMMARY_URL_NAME, joined_read, summary_json, summary_made_for
 from chat.errors import CONVERSATION_NOT_FOUND, INCOMPLETE, INTERNAL_ERROR, PART_NOT_READY, SESSION_REQUIRED
 from chat.gate import AnswerOrder, CommentsOrder, GateStream, SummaryOrder, generation_open
 from chat.models import ApiToken, Conversation, Message
@@ -184,10 +184,17 @@ class PendingOut(Schema):
         ["start", "progress", "section", "token", "reset", "done", "error"],
     ),
     tags=["summaries"],
+    url_name=SUMMARY_URL_NAME,
 )
 async def summary_get(request: HttpRequest, bvid: Bvid, page: Page, query: Query[SummaryQuery]) -> Any:
     """The part's summary. 202 with the ingestion status while the part is not ready yet."""
-    made, part = await made_summary_or_part(bvid=bvid, page=page, query=query, user=request.auth)
+    # The token check may have read it already (chat.cached_summaries.summary_read_for).
+    read = joined_read(request, bvid=bvid, page=page, language=query.language, style=query.style)
+    made, part = (read.made, None) if read is not None and not query.stream else (None, None)
+    if made is None:
+        made, part = await made_summary_or_part(
+            bvid=bvid, page=page, query=query, user=request.auth, looked=read is not None
+        )
     if made is not None:  # the cached read: free, no generation to open, one query
         body = summary_json(bvid=bvid, page=page, row=made, fields=SUMMARY_OUT_FIELDS)
         return HttpResponse(body, content_type="application/json; charset=utf-8")
@@ -212,12 +219,13 @@ SUMMARY_OUT_FIELDS = {
 
 @sync_to_async
 def made_summary_or_part(
-    *, bvid: str, page: int, query: SummaryQuery, user: Any
+    *, bvid: str, page: int, query: SummaryQuery, user: Any, looked: bool = False
 ) -> tuple[dict | None, VideoPart | None]:
     """One trip to the database thread. For a JSON request whose summary is already made (a ready
-    part, chat.cached_summaries): its fields, in one query. Otherwise the part (or part_not_found)
-    for the full path; the gate also reports bad input there (a bad style, language)."""
-    if not query.stream:
+    part, chat.cached_summaries): its fields, in one query (none if the token check `looked`).
+    Otherwise the part (or part_not_found) for the full path; the gate also reports bad input
+    there (a bad style, language)."""
+    if not query.stream and not looked:
         try:
             key = style_key(style=query.style, user=user)
         except AppError:

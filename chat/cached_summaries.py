@@ -4,6 +4,9 @@
 page), in one query instead of three: the part must be ready and the summary complete, made with
 today's key (chat.summary_keys) and not older than the part's last ingestion. Anything else is
 None and the request takes the full path (part lookup, 202 while ingesting, the gate).
+`summary_read` is the same lookup as a `SummaryRead`, for the API's token check to join to its own
+statement (chat.services.api_tokens): a cached summary over the API is then one query and one
+trip to the database thread, as many as a trivial endpoint's one trip.
 `summary_json` renders the row exactly as chat.api.SummaryOut and the API's renderer do (field
 order, nested fields, dates as DjangoJSONEncoder writes them); chat/tests/test_cached_reads.py
 checks the two bodies are the same.
@@ -12,14 +15,19 @@ checks the two bodies are the same.
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
+from django.http import HttpRequest
 
 from chat.models import Summary
+from chat.styles import STYLES
 from chat.summary_keys import LANGUAGES, summary_key
+from videos.api import BVID_PATTERN
 from videos.models import Video, VideoPart
 
 # Summary columns the response needs (not `previous`, the earlier version, nor the bookkeeping).
@@ -42,22 +50,80 @@ SUMMARY_FIELDS = (
     "completed_at",
 )
 JSON_FIELDS = ("key_points", "highlights", "chapters")
+SUMMARY_URL_NAME = "summary_get"  # the route's url_name (chat.api.summary_get)
+_BVID = re.compile(BVID_PATTERN)
+_PAGE = re.compile(r"[1-9][0-9]{0,4}")  # a page as the route takes it (1..MAX_PAGE) checks again
 _ENCODER = DjangoJSONEncoder()
 
 
 def summary_made_for(*, bvid: str, page: int, language: str, style: str) -> dict[str, Any] | None:
     """The current summary's fields (SUMMARY_FIELDS) of a ready part, or None. `style` is a
     style key (chat.styles.style_key)."""
+    params = _summary_params(bvid=bvid, page=page, language=language, style=style)
+    if params is None:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(_summary_sql(), params)
+        row = cursor.fetchone()
+    return None if row is None else _made(row)
+
+
+@dataclass
+class SummaryRead:
+    """The lookup of `summary_made_for` as one SELECT (`sql`, `params`) of at most one row, for
+    another statement to join; `take` gets that row's values (all None when there is none) and
+    `made` then holds the fields, or None. `key` is (bvid, page, language, style key)."""
+
+    key: tuple[str, int, str, str]
+    sql: str
+    params: tuple[Any, ...]
+    made: dict[str, Any] | None = None
+
+    def take(self, values: tuple[Any, ...]) -> None:
+        self.made = None if values[0] is None else _made(values)
+
+
+def summary_read(*, bvid: str, page: int, language: str, style: str) -> SummaryRead | None:
+    """`summary_made_for` as a read to join; None for a language that has no summaries."""
+    params = _summary_params(bvid=bvid, page=page, language=language, style=style)
+    if params is None:
+        return None
+    return SummaryRead((bvid, page, language, style), _summary_sql(), params)
+
+
+def summary_read_for(request: HttpRequest) -> SummaryRead | None:
+    """The read of a JSON GET of the API's summary route (SUMMARY_URL_NAME) with a built-in style,
+    for the API token check to join (chatbili_site.api.ApiTokenAuth); None for any other request.
+    Kept on the request for `joined_read`. Runs before ninja validates the parameters: only
+    well-formed ones are read, and the view uses the row only if its own parameters are the same."""
+    match = request.resolver_match
+    if match is None or match.url_name != SUMMARY_URL_NAME or request.method != "GET":
+        return None
+    bvid, page = str(match.kwargs.get("bvid", "")), str(match.kwargs.get("page", ""))
+    style, stream = request.GET.get("style", "standard"), request.GET.get("stream", "false")
+    if style not in STYLES or stream not in ("false", "0") or not (_BVID.fullmatch(bvid) and _PAGE.fullmatch(page)):
+        return None
+    read = summary_read(bvid=bvid, page=int(page), language=request.GET.get("language", "zh"), style=style)
+    request.summary_read = read  # type: ignore[attr-defined]
+    return read
+
+
+def joined_read(request: HttpRequest, *, bvid: str, page: int, language: str, style: str) -> SummaryRead | None:
+    """The read the token check did along for this request (summary_read_for), if it is for these
+    parameters (`style` a built-in one): its `made` is then the summary, or None if none is made."""
+    read: SummaryRead | None = getattr(request, "summary_read", None)
+    return read if read is not None and read.key == (bvid, page, language, style) else None
+
+
+def _summary_params(*, bvid: str, page: int, language: str, style: str) -> tuple[Any, ...] | None:
     if language not in LANGUAGES:
         return None
     key = summary_key(part_id=0, language=language, style=style)
     ready, complete = VideoPart.Stage.READY.value, Summary.Status.COMPLETE.value
-    params = (bvid, page, ready, language, key.prompt_version, key.model, key.style, complete)
-    with connection.cursor() as cursor:
-        cursor.execute(_summary_sql(), params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
+    return (bvid, page, ready, language, key.prompt_version, key.model, key.style, complete)
+
+
+def _made(row: tuple[Any, ...]) -> dict[str, Any]:
     made = dict(zip(SUMMARY_FIELDS, row, strict=True))
     for name in JSON_FIELDS:  # jsonb arrives as text (Django's own loader for JSONField)
         if isinstance(made[name], str):

@@ -10,13 +10,16 @@ request.
 from __future__ import annotations
 
 import hashlib
+import itertools
+import re
 import secrets
+import weakref
 from datetime import timedelta
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import NotSupportedError, ProgrammingError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -57,29 +60,47 @@ def api_tokens_revoke(*, tokens: QuerySet[ApiToken]) -> int:
     return tokens.filter(revoked_at=None).update(revoked_at=timezone.now())
 
 
-def api_token_authenticate(raw: str) -> Any | None:
+class JoinedRead(Protocol):
+    """A read another module joins to the token check (chat.cached_summaries.SummaryRead): a SELECT
+    of at most one row; `take` gets its values, all None when it found nothing."""
+
+    sql: str
+    params: tuple[Any, ...]
+
+    def take(self, values: tuple[Any, ...]) -> None: ...
+
+
+def api_token_authenticate(raw: str, *, read: JoinedRead | None = None) -> Any | None:
     """The active user a live token belongs to, or None. Records when the token was used.
 
     One query, nothing cached (a revoked token fails at once, in every process): the token joined
-    with its user, as SQL written once (building it with the ORM cost ~1 ms a request)."""
+    with its user, as SQL written once (building it with the ORM cost ~1 ms a request). `read`, a
+    read the request needs next, joins the same statement; it gets its row only for a live token."""
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
         return None
-    sql, user_fields = _token_user_sql()
+    sql, user_fields = _token_user_sql(read.sql if read is not None else "")
+    params = (*read.params, token_hash(raw)) if read is not None else (token_hash(raw),)
     with connection.cursor() as cursor:
-        cursor.execute(sql, (token_hash(raw),))
+        if read is not None:  # the API's hot read: planned once per connection
+            _execute_prepared(cursor, sql, params)
+        else:
+            cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         return None
-    token_id, last_used_at, *user_values = row
+    token_id, last_used_at, *values = row
     now = timezone.now()
     if last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token_id).update(last_used_at=now)
-    return get_user_model().from_db(connection.alias, user_fields, user_values)
+    if read is not None:
+        read.take(tuple(values[len(user_fields) :]))
+    return get_user_model().from_db(connection.alias, user_fields, values[: len(user_fields)])
 
 
 @cache
-def _token_user_sql() -> tuple[str, tuple[str, ...]]:
-    """The live token's id and last use, then its active user's columns; and those fields' names."""
+def _token_user_sql(read_sql: str = "") -> tuple[str, tuple[str, ...]]:
+    """The live token's id and last use, then its active user's columns, then those of `read_sql`
+    (left-joined: NULLs when it finds nothing); and the user's field names."""
     user_model = get_user_model()
 
     def t(name: str) -> str:
@@ -90,10 +111,43 @@ def _token_user_sql() -> tuple[str, tuple[str, ...]]:
 
     user_fields = tuple(field.attname for field in user_model._meta.concrete_fields)
     user_columns = ", ".join(u(field.name) for field in user_model._meta.concrete_fields)
+    joined = f" LEFT JOIN ({read_sql}) r ON TRUE" if read_sql else ""
     sql = (
-        f"SELECT {t('id')}, {t('last_used_at')}, {user_columns}"  # noqa: S608 - names from the models
+        f"SELECT {t('id')}, {t('last_used_at')}, {user_columns}{', r.*' if read_sql else ''}"  # noqa: S608 - names from the models
         f' FROM "{ApiToken._meta.db_table}" t JOIN "{user_model._meta.db_table}" u'
-        f" ON {u(user_model._meta.pk.name)} = {t('user')}"
+        f" ON {u(user_model._meta.pk.name)} = {t('user')}{joined}"
         f" WHERE {t('token_hash')} = %s AND {t('revoked_at')} IS NULL AND {u('is_active')} LIMIT 1"
     )
     return sql, user_fields
+
+
+# The statements each database connection has prepared: {connection: {sql: name}}.
+_PREPARED: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
+_STATEMENT_NUMBERS = itertools.count(1)
+
+
+def _execute_prepared(cursor: Any, sql: str, params: tuple[Any, ...]) -> None:
+    """Run `sql` (placeholders %s) as a statement the connection prepared: PREPARE the first time
+    on each pooled connection (one more query, once), then EXECUTE. PostgreSQL parses and plans the
+    token check joined with a summary read once, not on each request: ~0.08 ms of its CPU instead
+    of ~0.37 ms. A statement the session lost (DISCARD ALL) or can no longer run as planned (a
+    changed table) is prepared again under a new name, at once outside a transaction."""
+    statements = _PREPARED.setdefault(connection.connection, {})
+    try:
+        cursor.execute(_execute_sql(cursor, statements, sql, len(params)), params)
+    except (ProgrammingError, NotSupportedError):
+        statements.pop(sql, None)
+        if connection.in_atomic_block:  # the transaction is aborted: the next request prepares it
+            raise
+        cursor.execute(_execute_sql(cursor, statements, sql, len(params)), params)
+
+
+def _execute_sql(cursor: Any, statements: dict[str, str], sql: str, count: int) -> str:
+    """`EXECUTE name(%s, …)` of `sql`, prepared first if this connection has not yet."""
+    name = statements.get(sql)
+    if name is None:
+        name = f"chatbili_read_{next(_STATEMENT_NUMBERS)}"
+        numbers = itertools.count(1)
+        cursor.execute(f"PREPARE {name} AS {re.sub('%s', lambda _: f'${next(numbers)}', sql)}")
+        statements[sql] = name
+    return f"EXECUTE {name}({', '.join(['%s'] * count)})" if count else f"EXECUTE {name}"
