@@ -3,12 +3,13 @@
 It opens the summary through the generation gate (chat.gate) like the websocket and the API, so
 a missing part is `part_not_found`, a part not ingested yet `part_not_ready` (or `ingest_failed`),
 each printed as the error's message. The operator has no quota. Ctrl-C leaves what was printed and
-ends it with INTERRUPTED_MARKER (exit status 130).
+ends it with INTERRUPTED_MARKER (exit status 130); the summary is saved as interrupted with its text.
+Ctrl-C is heard through core.interrupts, so it is never lost (a swallowed cancellation, a SIGINT
+inherited as ignored).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -17,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 from chat.gate import GateStream, SummaryOrder, generation_open
 from core.cli import connection_hint
 from core.errors import AppError
+from core.interrupts import run_interruptible
 from videos.links import parse_video_ref
 
 NOT_INGESTED = ("part_not_found", "part_not_ready")
@@ -38,10 +40,10 @@ class Command(BaseCommand):
         order = SummaryOrder(options["language"], regenerate=options["regenerate"], style=options["style"])
         try:
             ref = parse_video_ref(options["link"])
-            error = asyncio.run(self.summarize(ref.bvid, ref.page, order))
+            error = run_interruptible(self.summarize(ref.bvid, ref.page, order))
         except KeyboardInterrupt:
-            # Ctrl-C: asyncio.run cancelled the stream (the summary is saved as interrupted); what it
-            # had is printed above, and this says it is not the whole summary.
+            # Ctrl-C: the stream was cancelled and the generation saved its text as interrupted; what
+            # it had is printed above, and this says it is not the whole summary.
             self.stdout.write(f"\n{INTERRUPTED_MARKER}")
             self.stdout.flush()
             # the closed loop leaves a summary follower's generator pending; its "Task was destroyed"
