@@ -163,8 +163,8 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 WARM_START = env.bool("WARM_START", True)
 # A stream's tokens closer than this to its last websocket frame share the next frame (chat.consumers).
 TOKEN_FRAME_WINDOW_MS = env.int("TOKEN_FRAME_WINDOW_MS", 0, minimum=0, maximum=1000)
-# The threads a server process runs its websockets' database calls on, shared in turn (core.websocket_language).
-SOCKET_DATABASE_THREADS = env.int("SOCKET_DATABASE_THREADS", 8, minimum=1, maximum=256)
+# The threads a server process runs its websockets' and generations' database calls on (core.database_lanes).
+DATABASE_LANES = env.int("DATABASE_LANES", 8, minimum=1, maximum=256)
 
 # --- Resilience (issue 18): supervision, outages, graceful shutdown ---------------------------
 # SHUTDOWN_GRACE_SECONDS: on SIGTERM a server process stops accepting and lets running requests and

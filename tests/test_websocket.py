@@ -13,7 +13,7 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser, User
 
-from chat.models import Conversation, Message, QuotaReservation, UsageRecord
+from chat.models import Conversation, Message, QuotaReservation, Summary, UsageRecord
 from chat.routing import websocket_urlpatterns
 from chatbili_site.asgi import application
 from tests.factories import ready_part
@@ -94,6 +94,26 @@ async def test_summary_streams_on_the_same_socket(llm: FakeOpenAI) -> None:
     assert all(frame["stream"] == "summary" for frame in frames)
     assert "红烧肉" in "".join(frame.get("text", "") for frame in frames if frame["type"] == "token")
     await communicator.disconnect()
+
+
+async def test_a_summary_started_on_a_socket_is_finished_and_saved_after_the_socket_closes(llm: FakeOpenAI) -> None:
+    user = await User.objects.acreate(username="alice")
+    await ready_part()
+    llm.reply = "## 摘要\n做红烧肉。\n\n## 要点\n- 🥩 [00:00] 选五花肉\n"
+    llm.token_delay = 0.02
+    communicator = await open_socket(user)
+    await communicator.connect()
+    await communicator.receive_json_from()
+    await communicator.send_json_to({"type": "summary", "language": "zh"})
+    await receive_until(communicator, "token")
+    await communicator.disconnect()  # the generation it started goes on without it
+
+    for _ in range(250):
+        summary = await Summary.objects.aget()
+        if summary.status != Summary.Status.GENERATING:
+            break
+        await asyncio.sleep(0.02)
+    assert (summary.status, summary.content) == (Summary.Status.COMPLETE, llm.reply)
 
 
 async def test_another_users_conversation_is_refused() -> None:
@@ -368,13 +388,13 @@ async def test_held_tokens_are_sent_before_the_cancel_acknowledgement(llm: FakeO
 async def test_sockets_run_their_database_calls_on_a_few_shared_threads(settings: Any) -> None:
     user = await User.objects.acreate(username="alice")
     await ready_part()
-    sockets = [await open_socket(user) for _ in range(settings.SOCKET_DATABASE_THREADS + 4)]
+    sockets = [await open_socket(user) for _ in range(settings.DATABASE_LANES + 4)]
     for communicator in sockets:
         assert (await communicator.connect())[0]
         assert (await communicator.receive_json_from())["type"] == "progress"  # after the part was read
 
-    lanes = {thread.name for thread in threading.enumerate() if thread.name.startswith("socket-db-")}
+    lanes = {thread.name for thread in threading.enumerate() if thread.name.startswith("db-lane-")}
 
-    assert len(lanes) == settings.SOCKET_DATABASE_THREADS == 8
+    assert len(lanes) == settings.DATABASE_LANES == 8
     for communicator in sockets:
         await communicator.disconnect()
