@@ -32,6 +32,14 @@ async def open_socket(user: Any, path: str = "/ws/videos/BV1xx411c7mD/1/") -> We
     return communicator
 
 
+async def ready_socket(user: Any) -> WebsocketCommunicator:
+    """A signed-in socket on the part, past its first progress frame."""
+    communicator = await open_socket(user)
+    assert (await communicator.connect())[0]
+    assert (await communicator.receive_json_from())["type"] == "progress"
+    return communicator
+
+
 async def receive_until(communicator: WebsocketCommunicator, kind: str, timeout: float = 10) -> list[dict]:
     frames = []
     while True:
@@ -101,9 +109,7 @@ async def test_a_summary_started_on_a_socket_is_finished_and_saved_after_the_soc
     await ready_part()
     llm.reply = "## 摘要\n做红烧肉。\n\n## 要点\n- 🥩 [00:00] 选五花肉\n"
     llm.token_delay = 0.02
-    communicator = await open_socket(user)
-    await communicator.connect()
-    await communicator.receive_json_from()
+    communicator = await ready_socket(user)
     await communicator.send_json_to({"type": "summary", "language": "zh"})
     await receive_until(communicator, "token")
     await communicator.disconnect()  # the generation it started goes on without it
@@ -286,9 +292,7 @@ async def test_an_llm_failure_mid_stream_is_an_error_frame(llm: FakeOpenAI) -> N
     await ready_part()
     llm.reply = "一个会在中途断掉的回答，后面还有很多字。"
     llm.disconnect_after_tokens = 2
-    communicator = await open_socket(user)
-    await communicator.connect()
-    await communicator.receive_json_from()
+    communicator = await ready_socket(user)
     await communicator.send_json_to({"type": "ask", "question": "会断吗？"})
     frames = await receive_until(communicator, "done")
     assert frames[-1]["type"] == "error"
