@@ -5,16 +5,17 @@ generation) must run on one thread, one at a time: asgiref's `ThreadSensitiveCon
 its executor. A thread per socket made 200 threads contend for the GIL with the event loop at every
 burst of questions (issue 12); DATABASE_LANES one-thread executors, handed out in turn, keep the
 loop fed. Whoever enters a lane must not leave tasks behind that call the database after it exits
-(asgiref refuses them): work that outlives its caller takes a lane of its own (`in_own_lane`).
+(asgiref refuses them): a task that may outlive its caller runs in `context_outside_lanes()`.
 """
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 
-from asgiref.sync import ThreadSensitiveContext
+from asgiref.sync import SyncToAsync, ThreadSensitiveContext
 from channels.db import aclose_old_connections
 from django.conf import settings
 
@@ -33,10 +34,19 @@ def database_lane() -> ThreadPoolExecutor:
 
 
 async def in_own_lane[T](work: Awaitable[T]) -> T:
-    """Await `work` with its database calls in a lane of its own (not its caller's, which it may
-    outlive); its connection goes back to the pool when it ends."""
+    """Await `work` with its database calls in a lane (a socket's); its connection goes back to the
+    pool when it ends."""
     async with ThreadSensitiveContext(executor=database_lane()):
         try:
             return await work
         finally:
             await aclose_old_connections()
+
+
+def context_outside_lanes() -> contextvars.Context:
+    """A copy of the current context for a task that may outlive its caller's lane: its database
+    calls go where asgiref sends calls made outside any lane (the thread of an `async_to_sync`
+    caller, else asgiref's one shared thread), not to a lane that closes under it."""
+    context = contextvars.copy_context()
+    context.run(SyncToAsync.thread_sensitive_context.set, None)
+    return context

@@ -35,7 +35,7 @@ from chat.summaries.chaptering import StructuredStream, summary_chapters
 from chat.summaries.reduce import write_with_llm
 from chat.summaries.rendering import extractive_text, highlights_section, key_points
 from chat.timestamps import StreamingTimestampFixer, TimestampChecker
-from core.database_lanes import in_own_lane
+from core.database_lanes import context_outside_lanes
 from core.errors import AppError
 from core.http import openai_client
 
@@ -51,8 +51,9 @@ def group_name(summary_id: int) -> str:
 
 def generation_start(summary_id: int, generation_id: str, user_id: int | None) -> asyncio.Task:
     """Start the generation task the caller leads (it outlives the caller, so its database calls
-    take a lane of their own: the caller's socket may close first)."""
-    task = asyncio.ensure_future(in_own_lane(_Generation(summary_id, generation_id, user_id).run()))
+    are not bound to the caller's socket: core.database_lanes)."""
+    generation = _Generation(summary_id, generation_id, user_id).run()
+    task = asyncio.get_running_loop().create_task(generation, context=context_outside_lanes())
     _RUNNING_TASKS.add(task)
     task.add_done_callback(_RUNNING_TASKS.discard)
     return task
