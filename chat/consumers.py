@@ -52,7 +52,6 @@ from videos.selectors import part_get_or_404
 logger = logging.getLogger(__name__)
 
 PROGRESS_POLL_SECONDS = 1.0
-CLOSE_SIGNED_OUT = 4401
 CLOSE_NO_SUCH_PART = 4404
 # The frame types that start a stream, and the stream each runs on.
 STREAM_OF = {"ask": "answer", "summary": "summary", "regenerate": "summary", "comments": "comments"}
@@ -118,15 +117,10 @@ class VideoPartConsumer(SocketInItsOwnLanguage, AsyncJsonWebsocketConsumer):
     group: str
 
     async def accept_signed_in(self) -> Any:
-        """Accept, then close with 4401 unless someone is signed in: the user, or None when closed."""
+        """The socket's streams and language set up, then core's accept-then-check-sign-in step."""
         self.tasks: dict[str, asyncio.Task] = {}
         self.language = socket_language(self.scope)
-        await self.accept()  # first: a close code sent before accepting never reaches the browser
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_SIGNED_OUT, reason="not signed in")
-            return None
-        return user
+        return await super().accept_signed_in()
 
     async def connect(self) -> None:
         if await self.accept_signed_in() is None:
@@ -248,8 +242,7 @@ class VideoPartConsumer(SocketInItsOwnLanguage, AsyncJsonWebsocketConsumer):
         """Follow the part's row, for a worker in another process with the in-memory layer."""
         while True:
             await asyncio.sleep(PROGRESS_POLL_SECONDS)
-            part = await VideoPart.objects.select_related("video").aget(pk=self.part.pk)
-            await aclose_old_connections()
+            part = await database_sync_to_async(VideoPart.objects.select_related("video").get)(pk=self.part.pk)
             await self.send_progress(part.progress_dict())
             if not part.is_in_progress:
                 return

@@ -17,8 +17,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from asgiref.sync import sync_to_async
-from channels.db import aclose_old_connections
+from channels.db import aclose_old_connections, database_sync_to_async
 
 from chat.consumers import CLOSE_NO_SUCH_PART, VideoPartConsumer
 from chat.errors import BAD_REQUEST, BUSY
@@ -41,13 +40,11 @@ class LibraryConsumer(VideoPartConsumer):
             return
         collection_id = self.scope["url_route"]["kwargs"].get("collection_id")
         if collection_id is not None:
-            try:
-                await sync_to_async(collection_get_for_user)(user=user, collection_id=collection_id)
+            try:  # one trip to the database thread, which then gives its connection back to the pool
+                await database_sync_to_async(collection_get_for_user)(user=user, collection_id=collection_id)
             except AppError:
                 await self.close(code=CLOSE_NO_SUCH_PART, reason="no such collection")
                 return
-            finally:
-                await aclose_old_connections()
         self.collection_id = collection_id
         scope = Conversation.Scope.LIBRARY if collection_id is None else Conversation.Scope.COLLECTION
         await self.send_json({"type": "ready", "scope": scope, "collection_id": collection_id})

@@ -33,11 +33,25 @@ def socket_language(scope: dict) -> str:
 DJANGO_LANGUAGE = {"zh": "zh-hans", "en": "en"}
 
 
+CLOSE_SIGNED_OUT = 4401  # the close code of a socket opened by nobody signed in (or an expired session)
+
+
 class SocketInItsOwnLanguage:
     """A websocket consumer mixin: the socket's database calls run on one of a few shared threads
     (core.database_lanes) and it renders everything in its own language; its connection goes back
-    to the pool when it ends. Put it before the channels consumer class."""
+    to the pool when it ends. `accept_signed_in` is every socket's first step. Put it before the
+    channels consumer class."""
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         with translation.override(DJANGO_LANGUAGE[socket_language(scope)]):
             await in_own_lane(super().__call__(scope, receive, send))  # type: ignore[misc]
+
+    async def accept_signed_in(self) -> Any:
+        """Accept, then close with 4401 unless someone is signed in: the user, or None when closed.
+        Accepting comes first: a close code sent before accepting never reaches the browser."""
+        await self.accept()  # type: ignore[attr-defined]
+        user = self.scope.get("user")  # type: ignore[attr-defined]
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_SIGNED_OUT, reason="not signed in")  # type: ignore[attr-defined]
+            return None
+        return user

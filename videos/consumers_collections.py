@@ -21,8 +21,7 @@ import asyncio
 import contextlib
 from typing import Any
 
-from asgiref.sync import sync_to_async
-from channels.db import aclose_old_connections
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from core.errors import AppError
@@ -33,7 +32,6 @@ from videos.models import Collection
 from videos.progress import video_group_name
 
 PROGRESS_POLL_SECONDS = 1.0
-CLOSE_SIGNED_OUT = 4401
 CLOSE_NOT_FOUND = 4404
 # What makes an item or the overall progress worth a new frame.
 ITEM_KEYS = ("state", "stage", "percent", "error")
@@ -54,19 +52,15 @@ class CollectionProgressConsumer(SocketInItsOwnLanguage, AsyncJsonWebsocketConsu
         self.groups_joined: set[str] = set()
         self.sent: dict[Any, tuple] = {}
         self.watcher: asyncio.Task | None = None
-        await self.accept()  # first: a close code sent before accepting never reaches the browser
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_SIGNED_OUT, reason="not signed in")
+        user = await self.accept_signed_in()
+        if user is None:
             return
         collection_id = self.scope["url_route"]["kwargs"]["collection_id"]
-        try:
-            await sync_to_async(selectors.collection_get_for_user)(user=user, collection_id=collection_id)
+        try:  # one trip to the database thread, which then gives its connection back to the pool
+            await database_sync_to_async(selectors.collection_get_for_user)(user=user, collection_id=collection_id)
         except AppError:
             await self.close(code=CLOSE_NOT_FOUND, reason="no such collection")
             return
-        finally:
-            await aclose_old_connections()
         self.collection_id = collection_id
         await self.join(collection_group_name(collection_id))
         done = await self.refresh()
@@ -88,8 +82,7 @@ class CollectionProgressConsumer(SocketInItsOwnLanguage, AsyncJsonWebsocketConsu
 
     async def refresh(self) -> bool:
         """Read the rows, send what changed (joining the groups of new videos); whether all is done."""
-        overall, items = await sync_to_async(progress_snapshot)(self.collection_id)
-        await aclose_old_connections()
+        overall, items = await database_sync_to_async(progress_snapshot)(self.collection_id)
         for item in items:
             await self.join(video_group_name(item["bvid"]))
             await self.send_item(item)
