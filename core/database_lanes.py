@@ -1,10 +1,11 @@
 """A few shared database threads per server process ("lanes"), for async code that calls the ORM.
 
 Django's connections belong to a thread, so the sync calls of one socket must run on one thread,
-one at a time: asgiref's `ThreadSensitiveContext` gives the socket its executor. A thread per socket made 200 threads contend for the GIL with the event loop at every
-burst of questions (issue 12); DATABASE_LANES one-thread executors, handed out in turn, keep the
-loop fed. Whoever enters a lane must not leave tasks behind that call the database after it exits
-(asgiref refuses them): a task that may outlive its caller runs in `context_outside_lanes()`.
+one at a time: asgiref's `ThreadSensitiveContext` gives the socket its executor. A thread per
+socket made 200 threads contend for the GIL with the event loop at every burst of questions
+(issue 12); DATABASE_LANES one-thread executors, handed out in turn, keep the loop fed. Whoever
+enters a lane must not leave tasks behind that call the database after it exits (asgiref refuses
+them): a task that may outlive its caller runs in `context_outside_lanes()`.
 """
 
 from __future__ import annotations
