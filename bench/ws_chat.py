@@ -8,7 +8,8 @@ websocket clients in this process. It reports, against the targets of issue 12:
   ours): the first-token overheads below are beyond it;
 - the first ask after the servers start: time to first token beyond the fake's own;
 - a warm single user: the same overhead (median of five asks);
-- for each N: all N sockets open first (20 handshakes at a time), then all N ask at once; tokens
+- for each N: all N sockets open first (20 handshakes at a time), then all N ask at once (each
+  user a question of their own, so that nothing can be shared between identical ones); tokens
   lost, first-token overhead p50/p99, the gap between tokens our server adds (p99), and the CPU
   the site's processes spent per streamed answer (from /proc, user + system time).
 Run: .venv/bin/python bench/ws_chat.py [--clients 50,200] [--servers 1] [--token-delay 0.02] [--tokens 150]
@@ -102,7 +103,9 @@ def cpu_seconds(pids: list[int], *, loop_only: bool = False) -> float:
     return total / CLOCK_TICKS
 
 
-async def one_chat(url: str, cookie: str, handshakes: asyncio.Semaphore, everyone_in: asyncio.Barrier) -> dict:
+async def one_chat(
+    url: str, cookie: str, question: str, handshakes: asyncio.Semaphore, everyone_in: asyncio.Barrier
+) -> dict:
     """Open the socket (a bounded number of handshakes at once), wait for every client, then ask."""
     import websockets
 
@@ -113,7 +116,7 @@ async def one_chat(url: str, cookie: str, handshakes: asyncio.Semaphore, everyon
     async with ws:
         await everyone_in.wait()
         sent = time.perf_counter()
-        await ws.send(json.dumps({"type": "ask", "question": "红烧肉怎么做？"}))
+        await ws.send(json.dumps({"type": "ask", "question": question}))
         token_times, text = [], ""
         while True:
             frame = json.loads(await ws.recv())
@@ -128,7 +131,9 @@ async def one_chat(url: str, cookie: str, handshakes: asyncio.Semaphore, everyon
 async def run_clients(url: str, cookies: list[str]) -> list:
     handshakes = asyncio.Semaphore(HANDSHAKES_AT_ONCE)
     everyone_in = asyncio.Barrier(len(cookies))
-    chats = (one_chat(url, cookie, handshakes, everyone_in) for cookie in cookies)
+    # every user asks a question of their own: nothing may be shared between identical questions
+    questions = [f"第{number}位：红烧肉怎么做？" for number in range(len(cookies))]
+    chats = (one_chat(url, *chat, handshakes, everyone_in) for chat in zip(cookies, questions, strict=True))
     return await asyncio.gather(*chats, return_exceptions=True)
 
 
