@@ -11,26 +11,29 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatbili_site.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from chatbili_site import warmup  # noqa: E402
+from chatbili_site import socket_writes, warmup  # noqa: E402
 from chatbili_site.observability import WebsocketObservability  # noqa: E402
 from chatbili_site.outage import WebsocketOutageGuard  # noqa: E402
 from chatbili_site.routing import websocket_urlpatterns  # noqa: E402
+from chatbili_site.websocket_session import websocket_auth_stack  # noqa: E402
 from mcp_server.server import with_mcp  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": with_mcp(django_asgi_app),  # /mcp → the MCP server, the rest → Django
         # a socket that fails because PostgreSQL is down gets a "reconnecting" frame (chatbili_site.outage)
+        # channels' auth stack, minus a session send wrapper that only acts on HTTP (chatbili_site.websocket_session)
         "websocket": WebsocketObservability(  # an id per socket for its logs, and its metrics (issue 15)
-            WebsocketOutageGuard(AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))))
+            WebsocketOutageGuard(AllowedHostsOriginValidator(websocket_auth_stack(URLRouter(websocket_urlpatterns))))
         ),
     }
 )
+
+socket_writes.install()  # a frame goes to the socket at once, not on twisted's next loop turn (issue 12)
 
 if settings.WARM_START and warmup.schedule_on_daphne_loop():
     warmup.warm_process()

@@ -187,8 +187,10 @@ class WebsocketOutageGuard:
 
         async def tracking_send(message: dict) -> None:
             nonlocal accepted, closed
-            accepted = accepted or message["type"] == "websocket.accept"
-            closed = closed or message["type"] == "websocket.close"
+            kind = message["type"]
+            if kind != "websocket.send":  # a token frame changes neither flag: one comparison for it
+                accepted = accepted or kind == "websocket.accept"
+                closed = closed or kind == "websocket.close"
             await send(message)
 
         try:
