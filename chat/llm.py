@@ -5,11 +5,12 @@
         ...                      # text deltas, as they arrive
     stream.text, stream.usage    # the whole reply and what it cost
 
-The SDK builds, authenticates and sends the request; the streamed body is read raw
-(`sse_payloads`, parsed with jiter), without an SDK model object per chunk, and what one network
-read brings comes out as one delta. The client is the event loop's kept-alive one
-(`core.http.shared_openai_client()`: base URL, key, timeout, OUTBOUND_PROXY through the SDK's own
-`http_client`); a caller may pass one it opened itself as `client=` and close it after.
+The SDK authenticates and sends the request as built here (`core.http.openai_post_streamed`, no
+params transform); the streamed body is read raw (`sse_payloads`, parsed with jiter), without an
+SDK model object per chunk, and what one network read brings comes out as one delta. The client
+is the event loop's kept-alive one (`core.http.shared_openai_client()`: base URL, key, timeout,
+OUTBOUND_PROXY through the SDK's own `http_client`); a caller may pass one it opened itself as
+`client=` and close it after.
 429, 408/409, 5xx, timeouts and connection errors are retried (core.http.with_retries, with
 LLM_RETRY_ATTEMPTS and the server's Retry-After), but only before the first token: once text
 has been handed out, a failure raises `LLMError` (code llm_failed) carrying the partial text
@@ -43,7 +44,7 @@ from chat.models import UsageRecord
 from chat.services.usage import LLMUsage, usage_record_create
 from core import metrics
 from core.errors import AppError
-from core.http import RetryPolicy, retry_after_seconds, shared_openai_client, with_retries
+from core.http import RetryPolicy, openai_post_streamed, retry_after_seconds, shared_openai_client, with_retries
 from core.tokens import count_tokens
 
 logger = logging.getLogger(__name__)
@@ -179,25 +180,25 @@ class ChatStream:
                     self._raise_deferred()
         finally:
             await batches.aclose()
-            await response.close()
+            await response.aclose()
 
-    async def _open(self, client: openai.AsyncOpenAI) -> tuple[Any, AsyncGenerator[list[bytes]], str]:
+    async def _open(self, client: openai.AsyncOpenAI) -> tuple[httpx2.Response, AsyncGenerator[list[bytes]], str]:
         """Start one attempt and read up to its first text, so that a failure before it can be retried.
 
-        The SDK builds, authenticates and sends the request; the body is read raw (no model object
-        per chunk): see `sse_payloads`.
+        The SDK authenticates and sends the request as we built it (`openai_post_streamed`: no
+        params transform); the body is read raw (no model object per chunk): see `sse_payloads`.
         """
         self._attempts += 1
         with self._as_llm_error():
-            response = await client.chat.completions.with_streaming_response.create(**self._request()).__aenter__()
-            batches = sse_payloads(response.http_response)
+            response = await openai_post_streamed(client, "/chat/completions", self._request())
+            batches = sse_payloads(response)
             try:
                 async for payloads in batches:
                     if first := self._take(payloads):
                         return response, batches, first
             except BaseException:
                 await batches.aclose()
-                await response.close()
+                await response.aclose()
                 raise
         return response, batches, ""
 

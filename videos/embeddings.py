@@ -11,6 +11,9 @@ and the rest of the call leaves it out. Either way every vector must come back w
 EMBEDDING_DIMENSIONS numbers, or the call fails with a permanent error that names the size the
 server returned.
 
+`embed_question` embeds one chat question; the questions asked at the same moment on one event
+loop share one request (issue 12).
+
 Without a key, a deterministic offline embedder (hashed character n-grams) stands in, so the
 site works with no network at all. Vectors of the two never mix: `embedding_space()` names the
 space a vector belongs to, and every vector query filters on it.
@@ -25,18 +28,20 @@ import hashlib
 import inspect
 import logging
 import math
+import weakref
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+import httpx2
 import jiter
 import openai
 from django.conf import settings
 
 from core.concurrency import gather_or_cancel
 from core.errors import AppError
-from core.http import RetryPolicy, retry_after_seconds, shared_openai_client, with_retries
+from core.http import RetryPolicy, openai_post_streamed, retry_after_seconds, shared_openai_client, with_retries
 from core.tokens import count_tokens, prefix_within_tokens
 from videos.errors import EMBEDDING_DIMENSIONS_MISMATCH, EMBEDDING_FAILED, EMBEDDING_REJECTED
 from videos.models import EMBEDDING_COLUMN_DIMENSIONS
@@ -120,6 +125,67 @@ def _within_input_limit(text: str) -> str:
     return text[:length]
 
 
+# --- One question at a time, many at once ------------------------------------------------------
+
+# How long the first question of a batch waits for others to join it (hidden by the saving of the
+# question, which runs meanwhile: chat.conversations.answer_stream).
+QUESTION_BATCH_WINDOW_SECONDS = 0.002
+
+_question_batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Future]] = (
+    weakref.WeakKeyDictionary()
+)
+_question_requests: set[asyncio.Task] = set()  # running batch requests (the loop keeps only weak references)
+
+
+async def embed_question(text: str) -> list[float]:
+    """One text's vector, like `embed_texts([text])`, but the questions that many users ask at once
+    on this event loop share one embeddings request (issue 12): the first opens a batch that is sent
+    QUESTION_BATCH_WINDOW_SECONDS later, the same text is sent once, the batch keeps the input and
+    token limits and retries of `embed_texts`, and its failure is every waiter's. A waiter that is
+    cancelled leaves the request running for the others. Offline, it is `embed_texts([text])`.
+    """
+    if not text.strip():
+        raise ValueError("the question is empty; there is nothing to embed")
+    if not settings.OPENAI_API_KEY:
+        (vector,) = await embed_texts([text])
+        return vector
+    loop = asyncio.get_running_loop()
+    batch = _question_batches.get(loop)
+    if batch is None:
+        batch = _question_batches[loop] = {}
+        loop.call_later(QUESTION_BATCH_WINDOW_SECONDS, _send_question_batch, loop)
+    waiter = batch.get(text)
+    if waiter is None:
+        waiter = batch[text] = loop.create_future()
+    vector = await asyncio.shield(waiter)  # a cancelled caller does not cancel the shared request
+    return list(vector)  # each caller its own list
+
+
+def _send_question_batch(loop: asyncio.AbstractEventLoop) -> None:
+    batch = _question_batches.pop(loop)
+    task = loop.create_task(_answer_question_batch(batch))
+    _question_requests.add(task)
+    task.add_done_callback(_question_requests.discard)
+
+
+async def _answer_question_batch(batch: dict[str, asyncio.Future]) -> None:
+    """Embed the batch's texts and hand each waiter its vector, or the call's error."""
+    try:
+        vectors = await embed_texts(list(batch))
+    except asyncio.CancelledError:  # the loop is closing
+        for waiter in batch.values():
+            waiter.cancel()
+        raise
+    except Exception as exc:  # noqa: BLE001 - each waiter gets the error its own call would have raised
+        for waiter in batch.values():
+            if not waiter.done():
+                waiter.set_exception(exc)
+        return
+    for waiter, vector in zip(batch.values(), vectors, strict=True):
+        if not waiter.done():
+            waiter.set_result(vector)
+
+
 # --- The OpenAI-compatible endpoint ------------------------------------------------------------
 
 
@@ -196,13 +262,18 @@ async def _request_embeddings(
     client: openai.AsyncOpenAI, inputs: list[str], *, send_dimensions: bool
 ) -> list[list[float]]:
     dimensions = settings.EMBEDDING_DIMENSIONS
-    async with client.embeddings.with_streaming_response.create(
-        model=settings.EMBEDDING_MODEL,
-        input=inputs,
-        encoding_format="float",
-        **({"dimensions": dimensions} if send_dimensions else {}),
-    ) as response:
-        body = await response.read()
+    request: dict = {"model": settings.EMBEDDING_MODEL, "input": inputs, "encoding_format": "float"}
+    if send_dimensions:
+        request["dimensions"] = dimensions
+    response = await openai_post_streamed(client, "/embeddings", request)  # the SDK, without its params transform
+    try:
+        body = await response.aread()
+    except httpx2.TimeoutException as exc:  # a body cut off is a connection error, retried like one
+        raise openai.APITimeoutError(request=response.request) from exc
+    except httpx2.RequestError as exc:
+        raise openai.APIConnectionError(request=response.request) from exc
+    finally:
+        await response.aclose()
     items = _embedding_items(body)
     by_index = {item["index"]: item["embedding"] for item in items}
     if len(items) != len(inputs) or sorted(by_index) != list(range(len(inputs))):

@@ -323,3 +323,27 @@ async def test_an_unreadable_chunk_is_an_llm_error(fake_server: Any, settings: A
     with pytest.raises(LLMError) as caught:
         await chat_complete(MESSAGES, purpose=UsageRecord.Purpose.CHAT)
     assert caught.value.partial_text == "红"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_request_is_sent_exactly_as_built(llm: FakeOpenAI) -> None:
+    await chat_complete(MESSAGES, purpose=UsageRecord.Purpose.CHAT)
+    (request,) = llm.requests
+    assert request.body == {
+        "model": "fake-chat",
+        "messages": MESSAGES,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_sdks_params_transform_is_not_used(llm: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+    """It walks every message through the SDK's TypedDicts, for params that are plain JSON already."""
+
+    async def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the params went through the SDK's transform")
+
+    monkeypatch.setattr("openai.resources.chat.completions.completions.async_maybe_transform", refuse)
+    stream = await chat_complete(MESSAGES, purpose=UsageRecord.Purpose.CHAT)
+    assert stream.text == REPLY

@@ -109,6 +109,24 @@ async def test_vectors_are_matched_to_inputs_by_index(api: FakeOpenAI) -> None:
     assert vectors == [padded(fake_embedding(text, DIMENSIONS)) for text in texts]
 
 
+async def test_the_request_is_sent_exactly_as_built(api: FakeOpenAI) -> None:
+    await embed_texts(["甲"])
+    assert api.requests[0].body == {
+        "model": "fake-embedding",
+        "input": ["甲"],
+        "encoding_format": "float",
+        "dimensions": DIMENSIONS,
+    }
+
+
+async def test_the_sdks_params_transform_is_not_used(api: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the params went through the SDK's transform")
+
+    monkeypatch.setattr("openai.resources.embeddings.async_maybe_transform", refuse)
+    assert await embed_texts(["甲"]) == [padded(fake_embedding("甲", DIMENSIONS))]
+
+
 async def test_batches_run_concurrently_up_to_the_limit(api: FakeOpenAI) -> None:
     api.embedding_delay = 0.05
     await embed_texts([f"第{n}句" for n in range(24)])  # 8 batches of 3
@@ -158,6 +176,22 @@ async def test_a_reply_missing_an_embedding_is_never_accepted(api: FakeOpenAI) -
         await embed_texts(["一", "二"])
     assert (caught.value.code, caught.value.params) == ("embedding_failed", {"reason": "1 embeddings for 2 inputs"})
     assert len(api.requests) == 3
+
+
+async def test_a_reply_cut_off_mid_body_is_retried_then_fails(api: FakeOpenAI, fake_server: Any) -> None:
+    tries: list[int] = []
+
+    async def cut_off(scope: dict, receive: Any, send: Any) -> None:
+        tries.append(1)
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"1000")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b'{"data": [', "more_body": True})
+        raise RuntimeError("connection lost")  # uvicorn drops the connection
+
+    fake_server(cut_off, OPENAI_BASE_URL="/v1")
+    with pytest.raises(AppError) as caught:
+        await embed_texts(["你好"])
+    assert (caught.value.code, len(tries)) == ("embedding_failed", 3)
 
 
 async def test_a_wrong_key_fails_at_once_and_permanently(api: FakeOpenAI) -> None:
