@@ -14,7 +14,9 @@ marked `is_context`), ordered by time, each chunk once, each with the part's tra
 
 Where the part is a small share of the table (a few hundred chunks among thousands), the
 planner reads the part through its btree index and sorts exactly, which is faster than HNSW
-and exact; the HNSW settings below matter when it picks the HNSW index (large parts).
+and exact; the HNSW settings matter when it picks the HNSW index (large parts). Every database
+connection starts with them (chat/vector_session.py), so a question costs two statements: both
+rankings, then the hits with their neighbours and cues (issue 12).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from asgiref.sync import sync_to_async
 from django.db import connection, transaction
 
 from chat.selectors import stored_cues
-from videos.embeddings import embed_texts, embedding_space
+from chat.vector_session import HNSW_EF_SEARCH, HNSW_ITERATIVE_SCAN
+from videos.embeddings import embed_question, embed_texts, embedding_space
 from videos.models import Chunk, VideoPart
 from videos.search_text import search_query_terms
 from videos.types import Cue
@@ -36,8 +39,6 @@ RRF_K = 60
 FLOAT32_DIGITS = "%.9g"  # enough to give back the same float32
 # Each ranking contributes this many candidates (at least) to the fusion.
 MIN_CANDIDATES = 30
-# HNSW candidate list size: above the default 40 for better recall at a small cost in latency.
-HNSW_EF_SEARCH = 100
 # Over many parts (a library, a collection) a scope of at most this many chunks is searched exactly
 # (its parts through the part index, then a sort: about 6 µs a chunk); a bigger one through the
 # HNSW index, kept on it (see `plan_library_search`) with an iterative scan
@@ -93,18 +94,20 @@ async def retrieve_chunks(
 
 
 async def question_vector(question: str) -> list[float]:
-    """The question's embedding in the current vector space (AppError embedding_failed, ...)."""
-    (vector,) = await embed_texts([question])
-    return vector
+    """The question's embedding in the current vector space (AppError embedding_failed, ...); the
+    questions asked at the same moment share one embeddings request (`embed_question`)."""
+    return await embed_question(question)
 
 
 def retrieve_chunks_by_vector(
     *, part_id: int, question: str, vector: Sequence[float], k: int = 8, neighbours: int = 1
 ) -> list[RetrievedChunk]:
-    """The sync core of `retrieve_chunks`, for a question already embedded as `vector`."""
+    """The sync core of `retrieve_chunks`, for a question already embedded as `vector`: both rankings
+    in one statement (the connection's HNSW settings: chat/vector_session.py), the context in another."""
     candidates = max(k * 4, MIN_CANDIDATES)
-    vector_ids = vector_ranking(part_id=part_id, vector=vector, limit=candidates)
-    keyword_ids = keyword_ranking(part_id=part_id, question=question, limit=candidates)
+    ((vector_ids, keyword_ids),) = _rows(
+        *rankings_sql(part_id=part_id, question=question, vector=vector, limit=candidates)
+    )
     hits = fuse_rankings(vector_ids, keyword_ids)[:k]
     return hits_with_neighbours(part_id=part_id, hits=hits, neighbours=neighbours)
 
@@ -174,9 +177,19 @@ _VECTOR_SQL = (
     " AND embedding_model = %s AND embedding IS NOT NULL ORDER BY distance LIMIT %s"
 )
 _KEYWORD_SQL = (
-    "SELECT id FROM " + _CHUNKS + ", to_tsquery('simple', %s) AS query WHERE {scope} AND search_vector @@ query"  # noqa: S608
-    " ORDER BY ts_rank_cd(search_vector, query) DESC, ordinal LIMIT %s"
+    "SELECT id, ts_rank_cd(search_vector, query) AS score, ordinal FROM " + _CHUNKS + ", to_tsquery('simple', %s)"  # noqa: S608
+    " AS query WHERE {scope} AND search_vector @@ query ORDER BY score DESC, ordinal LIMIT %s"
 )
+# One part's two rankings in one statement (issue 12): one row (vector ids, keyword ids), each best first.
+# A relaxed-order iterative scan may return the vector ranking's rows out of order; sorting them again needs
+# pgvector's recipe, a materialized CTE and `distance + 0`: PostgreSQL 17+ takes a plain `ORDER BY distance`
+# as already sorted by the CTE's own ORDER BY and leaves the rows as the scan gave them.
+_RANKINGS_SQL = f"""
+WITH vector AS MATERIALIZED ({_VECTOR_SQL.format(scope="part_id = %s")}),
+keyword AS ({_KEYWORD_SQL.format(scope="part_id = %s")})
+SELECT ARRAY(SELECT id FROM vector ORDER BY distance + 0, id),
+    ARRAY(SELECT id FROM keyword ORDER BY score DESC, ordinal)
+"""  # noqa: S608 - names from the models; values are parameters
 # Over many parts (`_LIBRARY_KEYWORD_SQL`), at most LIBRARY_KEYWORD_SCAN matching chunks are scored: first
 # by `ts_rank` (~0.5 µs a chunk here), then only the best LIBRARY_KEYWORD_SHORTLIST × limit of them by
 # `ts_rank_cd` (~8 µs a chunk: scoring all 2,000 with it was most of a library search), the order returned.
@@ -196,7 +209,7 @@ SELECT id FROM shortlist, query ORDER BY ts_rank_cd(search_vector, query.query) 
 _NEIGHBOURS_SQL = (
     "SELECT c.id, c.ordinal, c.start_ms, c.end_ms, c.text, c.token_count FROM " + _CHUNKS + " AS c"  # noqa: S608
     " WHERE c.part_id = %s AND EXISTS (SELECT 1 FROM " + _CHUNKS + " AS h WHERE h.id = ANY(%s) AND h.part_id = %s"
-    " AND h.ordinal BETWEEN c.ordinal - %s AND c.ordinal + %s) ORDER BY c.ordinal"
+    " AND h.ordinal BETWEEN c.ordinal - %s AND c.ordinal + %s)"
 )
 
 
@@ -229,9 +242,17 @@ def vector_ranking_sql(*, part_id: PartScope, vector: Sequence[float], limit: in
     return _VECTOR_SQL.format(scope=scope), [vector_literal(vector), scope_param, embedding_space(), limit]
 
 
+def rankings_sql(*, part_id: int, question: str, vector: Sequence[float], limit: int) -> tuple[str, list[object]]:
+    """One part's vector and keyword rankings in one statement, and its parameters (one row: the ids of each,
+    best first); the HNSW settings are the connection's own."""
+    params = [vector_literal(vector), part_id, embedding_space(), limit]
+    return _RANKINGS_SQL, [*params, search_query_terms(question) or None, part_id, limit]  # no terms: NULL, no match
+
+
 def tune_vector_search(part_id: PartScope) -> None:
     """The settings of the next vector ranking in this transaction (SET LOCAL): more HNSW candidates
-    for one part; for many, the plan by the scope's size (`plan_library_search`)."""
+    for one part (the values every connection starts with: `retrieve_chunks_by_vector` sets nothing);
+    for many, the plan by the scope's size (`plan_library_search`)."""
     if isinstance(part_id, int):
         _tune_hnsw_for_this_transaction(HNSW_EF_SEARCH)
     else:
@@ -242,8 +263,8 @@ def _tune_hnsw_for_this_transaction(ef_search: int = HNSW_EF_SEARCH) -> None:
     """More HNSW candidates, and keep scanning when the part filter drops most of them."""
     with connection.cursor() as cursor:
         cursor.execute(  # both as SET LOCAL, in one statement
-            "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)",
-            [str(int(ef_search))],
+            "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', %s, true)",
+            [str(int(ef_search)), HNSW_ITERATIVE_SCAN],
         )
 
 
@@ -305,22 +326,33 @@ def hits_with_neighbours(*, part_id: int, hits: Sequence[FusedHit], neighbours: 
         return []
     by_id = {hit.chunk_id: hit for hit in hits}
     near = max(neighbours, 0)
-    rows = _rows(_NEIGHBOURS_SQL, [part_id, list(by_id), part_id, near, near])
-    cues = stored_cues(cues_overlapping(part_id, [(row[2], row[3]) for row in rows]))
-    return [_retrieved(row, by_id.get(row[0]), cues) for row in rows]
+    rows = _rows(_CONTEXT_SQL, [part_id, list(by_id), part_id, near, near, part_id])
+    chunks = [row[1:] for row in rows if row[0] == 0]
+    cues = stored_cues([row[3:6] for row in rows if row[0] == 1])
+    return [_retrieved(row, by_id.get(row[0]), cues) for row in chunks]
 
 
-# The part's stored cues ([start_ms, end_ms, text] rows) that overlap one of the spans, in their
-# order, picked by the database: a long video's whole transcript is not read and parsed per ask.
+# The part's stored cues ([start_ms, end_ms, text] rows) that overlap one of the {spans} (rows with
+# start_ms and end_ms), in their order, picked by the database: a long video's whole transcript is
+# not read and parsed per ask.
 _CUES_OVERLAPPING_SQL = f"""
-SELECT trunc((cue->>0)::numeric)::bigint, trunc((cue->>1)::numeric)::bigint, cue->>2
+SELECT trunc((cue->>0)::numeric)::bigint, trunc((cue->>1)::numeric)::bigint, cue->>2, position
 FROM {VideoPart._meta.db_table} AS part
 CROSS JOIN LATERAL jsonb_array_elements(part.transcript_cues) WITH ORDINALITY AS cues (cue, position)
 WHERE part.id = %s AND jsonb_typeof(cue) = 'array' AND jsonb_array_length(cue) >= 3 AND EXISTS (
-    SELECT 1 FROM unnest(%s::bigint[], %s::bigint[]) AS span (start_ms, end_ms)
+    SELECT 1 FROM {{spans}}
     WHERE (cue->>0)::numeric < span.end_ms AND (cue->>1)::numeric > span.start_ms
 )
-ORDER BY position
+"""  # noqa: S608 - names from the models; values are parameters
+# The hits with their neighbours and those chunks' cues in one statement (issue 12): rows (0, the chunk's
+# id, ordinal, start_ms, end_ms, text, token_count) by ordinal, then (1, None, position, the cue's
+# start_ms, end_ms, text, None) in the transcript's order.
+_CONTEXT_SQL = f"""
+WITH near AS ({_NEIGHBOURS_SQL}),
+lines (start_ms, end_ms, text, position) AS ({_CUES_OVERLAPPING_SQL.format(spans="near AS span")})
+SELECT 0 AS kind, id, ordinal, start_ms, end_ms, text, token_count FROM near
+UNION ALL SELECT 1, NULL, position, start_ms, end_ms, text, NULL FROM lines
+ORDER BY kind, ordinal
 """  # noqa: S608 - names from the models; values are parameters
 
 
@@ -328,9 +360,9 @@ def cues_overlapping(part_id: int, spans: Sequence[tuple[int, int]]) -> list[tup
     """The part's cue rows that overlap a span: all `cues_in_span` needs for those spans."""
     if not spans:
         return []
-    with connection.cursor() as cursor:
-        cursor.execute(_CUES_OVERLAPPING_SQL, [part_id, [start for start, _ in spans], [end for _, end in spans]])
-        return cursor.fetchall()
+    sql = _CUES_OVERLAPPING_SQL.format(spans="unnest(%s::bigint[], %s::bigint[]) AS span (start_ms, end_ms)")
+    rows = _rows(sql + " ORDER BY position", [part_id, [start for start, _ in spans], [end for _, end in spans]])
+    return [row[:3] for row in rows]
 
 
 def cues_in_span(cues: Sequence[Cue], start_ms: int, end_ms: int) -> tuple[Cue, ...]:

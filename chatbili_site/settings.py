@@ -12,6 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
+from chat.vector_session import with_vector_search_settings
 from chatbili_site.env import load_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -133,6 +134,8 @@ else:
         }
     }
 DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", "test_chatbili")}
+# Vector search's HNSW settings on every connection, not per question (issue 12): chat/vector_session.py.
+DATABASES["default"]["OPTIONS"] = with_vector_search_settings(DATABASES["default"]["OPTIONS"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channels and tasks -----------------------------------------------------------------------
