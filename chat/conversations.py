@@ -33,6 +33,7 @@ from chat.prompts import load_prompt
 from chat.retrieval import RetrievedChunk, question_vector, retrieve_chunks
 from chat.selectors import conversation_get_for_user
 from chat.services.conversations import AnswerStart, answer_begin, answer_finish
+from chat.services.quotas import Reservation
 from chat.timestamps import (
     TIMESTAMP_PATTERN,
     StreamingTimestampFixer,
@@ -183,9 +184,16 @@ def _first_line_start(chunk: RetrievedChunk) -> int:
 
 
 async def answer_stream(
-    *, user: Any, part: VideoPart, question: str, conversation_id: int | None = None, language: str = "auto"
+    *,
+    user: Any,
+    part: VideoPart,
+    question: str,
+    conversation_id: int | None = None,
+    language: str = "auto",
+    reservation: Reservation | None = None,
 ) -> AsyncIterator[dict]:
-    """Answer one question about a ready part, streaming protocol events (see the module doc)."""
+    """Answer one question about a ready part, streaming protocol events (see the module doc).
+    The gate's quota `reservation`, if given, is released with the answer's end (one trip)."""
     if not part.is_ready:
         raise AppError(PART_NOT_READY)
     # The question is embedded while it is saved: the two waits overlap (issue 12).
@@ -197,7 +205,7 @@ async def answer_stream(
     except BaseException:
         await _given_up(vector)
         raise
-    answer = AnswerRun(start, user=user, part=part, language=language, vector=vector)
+    answer = AnswerRun(start, user=user, part=part, language=language, vector=vector, reservation=reservation)
     try:
         yield {"type": "start", "conversation_id": start.conversation.pk, "message_id": start.answer.pk}
     except BaseException:  # closed or cancelled before the answer began
@@ -229,12 +237,14 @@ class AnswerRun:
         part: VideoPart | None,
         language: str,
         vector: asyncio.Future | None = None,
+        reservation: Reservation | None = None,
     ) -> None:
         self.start = start
         self.user = user
         self.part = part
         self.language = language
         self.vector = vector  # the question's embedding, being made (answer_stream)
+        self.reservation = reservation  # the gate's, released with the answer's end (chat.gate.GateStream)
         self.text = ""
 
     async def run(self) -> AsyncIterator[dict]:
@@ -287,9 +297,7 @@ class AnswerRun:
 
     async def _complete(self, chunks: list[RetrievedChunk], prompt: int, completion: int, *, offline: bool):
         citations = await self.citations(chunks)
-        await sync_to_async(answer_finish)(
-            message_id=self.start.answer.pk,
-            content=self.text,
+        await self._finish(
             status=Message.Status.COMPLETE,
             citations=citations,
             prompt_tokens=prompt,
@@ -338,9 +346,7 @@ class AnswerRun:
 
     async def _failed(self, error: AppError, *, interrupted: bool = False) -> dict:
         status = Message.Status.INTERRUPTED if interrupted or self.text else Message.Status.FAILED
-        await sync_to_async(answer_finish)(
-            message_id=self.start.answer.pk, content=self.text, status=status, error=error
-        )
+        await self._finish(status=status, error=error)
         body = error.as_dict()
         return {
             "type": "error",
@@ -351,9 +357,16 @@ class AnswerRun:
         }
 
     async def _save_interrupted(self) -> None:
-        await sync_to_async(answer_finish)(
-            message_id=self.start.answer.pk,
-            content=self.text,
+        await self._finish(
             status=Message.Status.INTERRUPTED,
             error=interruption(CLIENT_DISCONNECTED),  # server_restarted when this server is stopping
         )
+
+    async def _finish(self, *, status: str, **outcome: Any) -> None:
+        """Save the answer's end and release the gate's reservation, in one trip to the database."""
+        reservation_id = self.reservation.id if self.reservation is not None else None
+        await sync_to_async(answer_finish)(
+            message_id=self.start.answer.pk, content=self.text, status=status, reservation_id=reservation_id, **outcome
+        )
+        if self.reservation is not None:
+            self.reservation.id = None  # released: the gate has nothing left to release

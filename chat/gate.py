@@ -19,7 +19,9 @@ regenerate action all call `generation_open`, so the same bad input gets the sam
    per-minute limit (chat.services.quotas);
 5. the stream: a `GateStream` of the generation's events. Its reservation is released when
    it ends, fails, is cancelled or is closed (even unread); from then on the usage records its
-   LLM calls wrote count instead.
+   LLM calls wrote count instead. A video answer releases it itself, in the statement that saves
+   the answer's end (chat.conversations.AnswerRun; one trip to the database, issue 12); the
+   stream releases whatever is still reserved when it closes.
 
 Errors raised by the stream before its first event (conversation_not_found, bad_tone, ...)
 surface from the first `anext`; an entry point that needs an HTTP status awaits that first.
@@ -32,6 +34,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.db import connection, models
 
 from chat.budget import site_budget_check
 from chat.comments import comment_drafts_stream
@@ -42,12 +45,14 @@ from chat.models import UsageRecord
 from chat.quotas import quota_check
 from chat.selectors import summary_current
 from chat.series import series_plan, series_stream
-from chat.services.quotas import quota_release, quota_reserve
+from chat.services.quotas import Reservation, quota_release, quota_reserve
 from chat.styles import style_key
 from chat.summaries import summary_stream
 from core import metrics
-from videos.models import VideoPart
-from videos.selectors import part_get_or_404, part_require_ready
+from core.errors import AppError
+from videos.errors import PART_NOT_FOUND
+from videos.models import Video, VideoPart
+from videos.selectors import part_require_ready
 
 
 @dataclass(frozen=True)
@@ -100,10 +105,10 @@ Order = SummaryOrder | AnswerOrder | CommentsOrder
 class GateStream:
     """The admitted generation's events. Ending, failing or closing it releases its reservation."""
 
-    def __init__(self, events: AsyncGenerator[dict], *, part: VideoPart | None, reservation_id: int | None) -> None:
+    def __init__(self, events: AsyncGenerator[dict], *, part: VideoPart | None, reservation: Reservation) -> None:
         self.part = part
         self._events = events
-        self._reservation_id = reservation_id
+        self._reservation = reservation  # its id is None once released (here, or by the events' end)
 
     def __aiter__(self) -> GateStream:
         return self
@@ -116,10 +121,10 @@ class GateStream:
             raise
 
     async def aclose(self) -> None:
-        reservation_id, self._reservation_id = self._reservation_id, None
         try:
-            await self._events.aclose()
+            await self._events.aclose()  # an answer closed here releases the reservation as it saves its end
         finally:
+            reservation_id, self._reservation.id = self._reservation.id, None
             if reservation_id is not None:
                 await sync_to_async(quota_release)(reservation_id=reservation_id)
 
@@ -129,14 +134,51 @@ async def generation_open(*, user: Any, bvid: str, page: int, order: Order) -> G
     if isinstance(order, SummaryOrder):  # bad_style 422, template_not_found 404 (chat.styles)
         order = replace(order, style=await sync_to_async(style_key)(style=order.style, user=user))
     part, reservation_id = await sync_to_async(_part_admitted)(user=user, bvid=bvid, page=page, order=order)
-    return GateStream(_events(order, part, user), part=part, reservation_id=reservation_id)
+    reservation = Reservation(reservation_id)
+    return GateStream(_events(order, part, user, reservation), part=part, reservation=reservation)
 
 
 def _part_admitted(*, user: Any, bvid: str, page: int, order: Order) -> tuple[VideoPart, int | None]:
     """Steps 1-4 in one trip to the database thread: the part, ready, admitted (and its reservation)."""
-    part = part_get_or_404(bvid=bvid, page=page)
+    part = _part_get_or_404(bvid=bvid, page=page)
     part_require_ready(part)
     return part, _admit(user=user, part_id=part.pk, order=order)
+
+
+# The part with its video, without its transcript and danmaku (large JSON), as
+# videos.selectors.part_get_or_404 reads it, in SQL written once from the models: every LLM
+# request passes here, and the ORM would compile its query each time (issue 12).
+_PART_FIELDS = tuple(
+    field for field in VideoPart._meta.concrete_fields if field.name not in ("transcript_cues", "danmaku")
+)
+_VIDEO_FIELDS = tuple(Video._meta.concrete_fields)
+_PART_SQL = f"""
+SELECT {", ".join(f"part.{field.column}" for field in _PART_FIELDS)},
+       {", ".join(f"video.{field.column}" for field in _VIDEO_FIELDS)}
+FROM {VideoPart._meta.db_table} AS part JOIN {Video._meta.db_table} AS video ON video.id = part.video_id
+WHERE video.bvid = %s AND part.page = %s
+"""  # noqa: S608 - names from the models; values are parameters
+
+
+def _part_get_or_404(*, bvid: str, page: int) -> VideoPart:
+    """The part with its video, or AppError(PART_NOT_FOUND) (404), as videos.selectors.part_get_or_404."""
+    with connection.cursor() as cursor:
+        cursor.execute(_PART_SQL, [bvid, page])
+        row = cursor.fetchone()
+    if row is None:
+        raise AppError(PART_NOT_FOUND, details={"bvid": bvid, "page": page})
+    part = _loaded(VideoPart, _PART_FIELDS, row[: len(_PART_FIELDS)])
+    part.video = _loaded(Video, _VIDEO_FIELDS, row[len(_PART_FIELDS) :])
+    return part
+
+
+def _loaded[Model: models.Model](model: type[Model], fields: tuple[models.Field, ...], values: tuple) -> Model:
+    """The model instance of a row's `fields` (the others deferred), its values converted as the ORM does."""
+    converted = list(values)
+    for position, field in enumerate(fields):
+        for converter in field.get_db_converters(connection):  # JSON fields: the text to Python
+            converted[position] = converter(converted[position], field, connection)
+    return model.from_db(connection.alias, [field.attname for field in fields], converted)
 
 
 async def library_generation_open(*, user: Any, order: LibraryAnswerOrder | SeriesSummaryOrder) -> GateStream:
@@ -158,7 +200,7 @@ async def library_generation_open(*, user: Any, order: LibraryAnswerOrder | Seri
         events = series_stream(plan, user=user, regenerate=order.regenerate)
         free = plan.cached is not None and not order.regenerate
     reservation_id = None if free else await sync_to_async(_admit)(user=user, part_id=0, order=order)
-    return GateStream(events, part=None, reservation_id=reservation_id)
+    return GateStream(events, part=None, reservation=Reservation(reservation_id))
 
 
 @metrics.counts_quota_rejections  # chatbili_quota_rejections_total{code} (issue 15)
@@ -176,7 +218,7 @@ def _admit(*, user: Any, part_id: int, order: Order | LibraryAnswerOrder | Serie
     return quota_reserve(user=user, purpose=order.purpose)
 
 
-def _events(order: Order, part: VideoPart, user: Any) -> AsyncGenerator[dict]:
+def _events(order: Order, part: VideoPart, user: Any, reservation: Reservation) -> AsyncGenerator[dict]:
     if isinstance(order, SummaryOrder):
         return summary_stream(part, order.language, user, regenerate=order.regenerate, style=order.style)
     if isinstance(order, AnswerOrder):
@@ -186,5 +228,6 @@ def _events(order: Order, part: VideoPart, user: Any) -> AsyncGenerator[dict]:
             question=order.question,
             conversation_id=order.conversation_id,
             language=order.language,
+            reservation=reservation,
         )
     return comment_drafts_stream(part, tone=order.tone, user=user, language=order.language)

@@ -19,6 +19,7 @@ call admitted may overshoot the daily budget.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -76,10 +77,12 @@ class _Counts:
 
 
 # The user's overrides, today's tokens and the last minute's requests (usage records and running
-# reservations) in one statement: the gate runs it for every LLM request (issue 12).
-_LIMITS_AND_COUNTS_SQL = f"""
-SELECT quota.daily_token_budget, quota.requests_per_minute, used.tokens, used.requests, used.oldest,
-       reserved.requests, reserved.oldest
+# reservations) in one statement: the gate runs it for every LLM request (issue 12), within the
+# reservation's statement (chat.services.quotas), so its columns have names.
+LIMITS_AND_COUNTS_SQL = f"""
+SELECT quota.daily_token_budget AS daily, quota.requests_per_minute AS per_minute, used.tokens,
+       used.requests AS used_requests, used.oldest AS used_oldest,
+       reserved.requests AS reserved_requests, reserved.oldest AS reserved_oldest
 FROM (
     SELECT COALESCE(SUM(prompt_tokens + completion_tokens) FILTER (WHERE created_at >= %(day_start)s), 0),
            COUNT(*) FILTER (WHERE created_at > %(minute_ago)s AND purpose = ANY(%(purposes)s)),
@@ -95,19 +98,28 @@ LEFT JOIN {UserQuota._meta.db_table} AS quota ON quota.user_id = %(user_id)s
 """  # noqa: S608 - table names from the models; values are parameters
 
 
-def _limits_and_counts(user: Any, now: datetime) -> tuple[QuotaLimits, _Counts]:
+def limits_and_counts_params(user: Any, now: datetime) -> dict[str, Any]:
+    """The parameters of LIMITS_AND_COUNTS_SQL."""
     day_start, _ = day_bounds(now)
-    params = {
+    return {
         "user_id": user.pk,
         "day_start": day_start,
         "minute_ago": now - REQUEST_WINDOW,
         "purposes": [str(purpose) for purpose in REQUEST_PURPOSES],
     }
-    with connection.cursor() as cursor:
-        cursor.execute(_LIMITS_AND_COUNTS_SQL, params)
-        daily, per_minute, tokens, used, used_oldest, reserved, reserved_oldest = cursor.fetchone()
+
+
+def limits_and_counts_of(row: Sequence[Any]) -> tuple[QuotaLimits, _Counts]:
+    """The user's limits and counts from LIMITS_AND_COUNTS_SQL's row."""
+    daily, per_minute, tokens, used, used_oldest, reserved, reserved_oldest = row
     oldest = min((at for at in (used_oldest, reserved_oldest) if at is not None), default=None)
     return _limits(daily, per_minute), _Counts(int(tokens), used + reserved, oldest)
+
+
+def _limits_and_counts(user: Any, now: datetime) -> tuple[QuotaLimits, _Counts]:
+    with connection.cursor() as cursor:
+        cursor.execute(LIMITS_AND_COUNTS_SQL, limits_and_counts_params(user, now))
+        return limits_and_counts_of(cursor.fetchone())
 
 
 def _exceeded(limit_name: str, limit: int, retry_at: datetime, now: datetime) -> AppError:
@@ -138,13 +150,21 @@ def quota_check(user: Any) -> None:
     "requests_per_minute") when the user is over their daily tokens or requests per minute."""
     now = timezone.now()
     limits, counts = _limits_and_counts(user, now)
+    if error := quota_exceeded(limits, counts, now):
+        raise error
+
+
+def quota_exceeded(limits: QuotaLimits, counts: _Counts, now: datetime) -> AppError | None:
+    """The quota_exceeded error when the counts reach a limit, else None. The reservation's
+    statement (chat.services.quotas) tests the same limits in SQL."""
     if limits.daily_tokens and counts.tokens_today >= limits.daily_tokens:
         _, next_midnight = day_bounds(now)
-        raise _exceeded("daily_tokens", limits.daily_tokens, next_midnight, now)
+        return _exceeded("daily_tokens", limits.daily_tokens, next_midnight, now)
     if limits.requests_per_minute and counts.requests_last_minute >= limits.requests_per_minute:
         assert counts.oldest_request_at is not None
         frees_at = counts.oldest_request_at + REQUEST_WINDOW
-        raise _exceeded("requests_per_minute", limits.requests_per_minute, frees_at, now)
+        return _exceeded("requests_per_minute", limits.requests_per_minute, frees_at, now)
+    return None
 
 
 def usage_summary(user: Any) -> dict:

@@ -190,6 +190,39 @@ def test_a_reservation_counts_as_a_request_until_released(alice, settings):
     assert QuotaReservation.objects.filter(user=alice).count() == 1
 
 
+def outcome(call) -> dict | None:
+    try:
+        call()
+    except AppError as exc:
+        return exc.details
+    return None
+
+
+@pytest.mark.parametrize(
+    ("tokens", "requests", "override", "refused"),
+    [
+        (999, 2, None, None),
+        (1000, 1, None, {"limit": "daily_tokens"}),
+        (10, 3, None, {"limit": "requests_per_minute"}),
+        (5000, 5, 0, None),  # the user's override 0: unlimited
+    ],
+)
+def test_reserving_refuses_exactly_where_the_check_does(alice, settings, tokens, requests, override, refused):
+    settings.QUOTA_DAILY_TOKENS = 1000
+    settings.QUOTA_REQUESTS_PER_MINUTE = 3
+    if override is not None:
+        UserQuota.objects.create(user=alice, daily_token_budget=override, requests_per_minute=override)
+    record(alice, tokens=tokens)
+    for _ in range(requests - 1):
+        record(alice, tokens=0)
+
+    checked = outcome(lambda: quota_check(alice))
+    reserved = outcome(lambda: quota_reserve(user=alice, purpose=Purpose.CHAT))
+
+    assert (checked, reserved) == (refused, refused)
+    assert QuotaReservation.objects.filter(user=alice).count() == (0 if refused else 1)
+
+
 def test_a_reservation_older_than_the_window_no_longer_counts(alice, settings):
     settings.QUOTA_REQUESTS_PER_MINUTE = 1
     crashed = quota_reserve(user=alice, purpose=Purpose.CHAT)
@@ -260,6 +293,24 @@ async def test_a_finished_answer_leaves_its_usage_and_no_reservation(llm) -> Non
     assert (kinds[0], kinds[-1]) == ("start", "done")
     assert await QuotaReservation.objects.acount() == 0
     assert await UsageRecord.objects.filter(user=user, purpose=Purpose.CHAT).acount() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_answer_closed_after_its_start_is_interrupted_and_releases_its_reservation(llm) -> None:
+    from chat.gate import AnswerOrder, generation_open
+    from chat.models import Message
+    from tests.factories import ready_part
+
+    user = await get_user_model().objects.acreate(username="carol")
+    await ready_part()
+    events = await generation_open(user=user, bvid="BV1xx411c7mD", page=1, order=AnswerOrder("糖色？"))
+    start = await anext(events)
+
+    await events.aclose()
+
+    answer = await Message.objects.aget(pk=start["message_id"])
+    assert (answer.status, answer.error_code) == (Message.Status.INTERRUPTED, "client_disconnected")
+    assert await QuotaReservation.objects.acount() == 0
 
 
 # --- the websocket: an `error` frame instead of a stream ------------------------------------------
