@@ -15,7 +15,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from chatbili_site import socket_writes, warmup  # noqa: E402
+from chatbili_site import socket_accepts, socket_writes, warmup  # noqa: E402
 from chatbili_site.observability import WebsocketObservability  # noqa: E402
 from chatbili_site.outage import WebsocketOutageGuard  # noqa: E402
 from chatbili_site.routing import websocket_urlpatterns  # noqa: E402
@@ -34,6 +34,7 @@ application = ProtocolTypeRouter(
 )
 
 socket_writes.install()  # a frame goes to the socket at once, not on twisted's next loop turn (issue 12)
+socket_accepts.install()  # one accept per loop turn: processes sharing one socket share its connections
 
 if settings.WARM_START and warmup.schedule_on_daphne_loop():
     warmup.warm_process()
