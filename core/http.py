@@ -26,9 +26,10 @@ BROWSER_USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
 )
 
-# A kept-alive connection to the endpoint is reused for this long after its last request (the SDK's
-# default, httpx's 5 s, closed them between bursts of questions; a new TLS connection costs a handshake).
-OPENAI_KEEPALIVE_SECONDS = 30.0
+# A kept-alive connection to the endpoint is reused for this long after its last request: less than
+# the 5 s after which uvicorn-based servers (vLLM, ...) close an idle one, else a request sent as the
+# server closes it fails (aiohttp reports that as a timeout) and waits a retry's backoff. 30 s did that.
+OPENAI_KEEPALIVE_SECONDS = 4.0
 # Connections at once; HTTP/1.1 streams one reply per connection (the SDK's default, 1000).
 OPENAI_MAX_CONNECTIONS = 1000
 
