@@ -164,6 +164,38 @@ def llm_first_token_seconds(llm_url: str, asks: int = 5) -> float:
     return statistics.median(times[1:])
 
 
+async def llm_burst_first_tokens(llm_url: str, clients: int) -> list[float]:
+    """The fake LLM's own times to first token when `clients` streamed requests reach it at once, as
+    in a run of N (each read to its end, so the fake streams as much): raw HTTP/1.1 over asyncio
+    streams, so that this client adds little CPU of its own."""
+    host_port = llm_url.removeprefix("http://").split("/", 1)[0]
+    host, port = host_port.split(":")
+    body = json.dumps(
+        {"model": "bench", "messages": [{"role": "user", "content": "红烧肉怎么做？"}], "stream": True}
+    ).encode()
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host_port}\r\nAuthorization: Bearer bench-key\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    start = asyncio.Event()
+
+    async def one() -> float:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        await start.wait()
+        started, first = time.perf_counter(), None
+        writer.write(head + body)
+        while data := await reader.read(65536):
+            if first is None and (REPLY_TOKEN.encode() in data or b"\\u597d" in data):
+                first = time.perf_counter() - started
+        writer.close()
+        return first if first is not None else float("nan")
+
+    requests = [asyncio.ensure_future(one()) for _ in range(clients)]
+    await asyncio.sleep(0.5)  # every connection open
+    start.set()
+    return list(await asyncio.gather(*requests))
+
+
 def report(clients: int, results: list, expected: str, waits: tuple[float, float], cpu: tuple[float, float]) -> None:
     llm_first_token, token_delay = waits
     failures = [r for r in results if isinstance(r, BaseException) or r["end"] != "done"]
@@ -232,6 +264,12 @@ def measure(url: str, pids: list[int], cookies: list[str], counts: list[int], ar
         cpu, loop_cpu = cpu_seconds(pids) - before, cpu_seconds(pids, loop_only=True) - loop_before
         stop_profiler(samplers)
         report(clients, results, expected, (llm_first_token, args.token_delay), (cpu, loop_cpu))
+        alone = asyncio.run(llm_burst_first_tokens(args.llm_url, clients))
+        print(
+            f"  for scale, the fake LLM alone, {clients} requests at once (no site): its first token"
+            f" p50 {percentile(alone, 0.5) * 1000:.1f}  p99 {percentile(alone, 0.99) * 1000:.1f} ms"
+            " (its own load on these cores; the overheads above count it as ours)"
+        )
 
 
 def main() -> None:
