@@ -34,7 +34,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import connection, models
 
 from chat.budget import site_budget_check
 from chat.comments import comment_drafts_stream
@@ -49,10 +48,8 @@ from chat.services.quotas import Reservation, quota_release, quota_reserve
 from chat.styles import style_key
 from chat.summaries import summary_stream
 from core import metrics
-from core.errors import AppError
-from videos.errors import PART_NOT_FOUND
-from videos.models import Video, VideoPart
-from videos.selectors import part_require_ready
+from videos.models import VideoPart
+from videos.selectors import part_get_or_404, part_require_ready
 
 
 @dataclass(frozen=True)
@@ -140,45 +137,9 @@ async def generation_open(*, user: Any, bvid: str, page: int, order: Order) -> G
 
 def _part_admitted(*, user: Any, bvid: str, page: int, order: Order) -> tuple[VideoPart, int | None]:
     """Steps 1-4 in one trip to the database thread: the part, ready, admitted (and its reservation)."""
-    part = _part_get_or_404(bvid=bvid, page=page)
+    part = part_get_or_404(bvid=bvid, page=page)
     part_require_ready(part)
     return part, _admit(user=user, part_id=part.pk, order=order)
-
-
-# The part with its video, without its transcript and danmaku (large JSON), as
-# videos.selectors.part_get_or_404 reads it, in SQL written once from the models: every LLM
-# request passes here, and the ORM would compile its query each time (issue 12).
-_PART_FIELDS = tuple(
-    field for field in VideoPart._meta.concrete_fields if field.name not in ("transcript_cues", "danmaku")
-)
-_VIDEO_FIELDS = tuple(Video._meta.concrete_fields)
-_PART_SQL = f"""
-SELECT {", ".join(f"part.{field.column}" for field in _PART_FIELDS)},
-       {", ".join(f"video.{field.column}" for field in _VIDEO_FIELDS)}
-FROM {VideoPart._meta.db_table} AS part JOIN {Video._meta.db_table} AS video ON video.id = part.video_id
-WHERE video.bvid = %s AND part.page = %s
-"""  # noqa: S608 - names from the models; values are parameters
-
-
-def _part_get_or_404(*, bvid: str, page: int) -> VideoPart:
-    """The part with its video, or AppError(PART_NOT_FOUND) (404), as videos.selectors.part_get_or_404."""
-    with connection.cursor() as cursor:
-        cursor.execute(_PART_SQL, [bvid, page])
-        row = cursor.fetchone()
-    if row is None:
-        raise AppError(PART_NOT_FOUND, details={"bvid": bvid, "page": page})
-    part = _loaded(VideoPart, _PART_FIELDS, row[: len(_PART_FIELDS)])
-    part.video = _loaded(Video, _VIDEO_FIELDS, row[len(_PART_FIELDS) :])
-    return part
-
-
-def _loaded[Model: models.Model](model: type[Model], fields: tuple[models.Field, ...], values: tuple) -> Model:
-    """The model instance of a row's `fields` (the others deferred), its values converted as the ORM does."""
-    converted = list(values)
-    for position, field in enumerate(fields):
-        for converter in field.get_db_converters(connection):  # JSON fields: the text to Python
-            converted[position] = converter(converted[position], field, connection)
-    return model.from_db(connection.alias, [field.attname for field in fields], converted)
 
 
 async def library_generation_open(*, user: Any, order: LibraryAnswerOrder | SeriesSummaryOrder) -> GateStream:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import connection, models
 from django.db.models import QuerySet
 from django.http import Http404
 
@@ -24,8 +25,40 @@ from videos.models import Chunk, Collection, CollectionItem, Video, VideoPart, V
 
 def part_find(*, bvid: str, page: int, with_transcript: bool = False) -> VideoPart | None:
     """The part with its video, without its transcript and danmaku (large JSON) unless asked for."""
-    parts = VideoPart.objects.select_related("video").filter(video__bvid=bvid, page=page)
-    return (parts if with_transcript else parts.defer("transcript_cues", "danmaku")).first()
+    if with_transcript:
+        return VideoPart.objects.select_related("video").filter(video__bvid=bvid, page=page).first()
+    with connection.cursor() as cursor:
+        cursor.execute(_PART_SQL, [bvid, page])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    part = _loaded(VideoPart, _PART_FIELDS, row[: len(_PART_FIELDS)])
+    part.video = _loaded(Video, _VIDEO_FIELDS, row[len(_PART_FIELDS) :])
+    return part
+
+
+# The part with its video, without its transcript and danmaku, in SQL written once from the models:
+# every LLM request and every video socket reads a part so, and the ORM would compile its query
+# each time (issue 12). The same instances as the ORM's `.defer("transcript_cues", "danmaku")`.
+_PART_FIELDS = tuple(
+    field for field in VideoPart._meta.concrete_fields if field.name not in ("transcript_cues", "danmaku")
+)
+_VIDEO_FIELDS = tuple(Video._meta.concrete_fields)
+_PART_SQL = f"""
+SELECT {", ".join(f"part.{field.column}" for field in _PART_FIELDS)},
+       {", ".join(f"video.{field.column}" for field in _VIDEO_FIELDS)}
+FROM {VideoPart._meta.db_table} AS part JOIN {Video._meta.db_table} AS video ON video.id = part.video_id
+WHERE video.bvid = %s AND part.page = %s
+"""  # noqa: S608 - names from the models; values are parameters
+
+
+def _loaded[Model: models.Model](model: type[Model], fields: tuple[models.Field, ...], values: tuple) -> Model:
+    """The model instance of a row's `fields` (the others deferred), its values converted as the ORM does."""
+    converted = list(values)
+    for position, field in enumerate(fields):
+        for converter in field.get_db_converters(connection):  # JSON fields: the text to Python
+            converted[position] = converter(converted[position], field, connection)
+    return model.from_db(connection.alias, [field.attname for field in fields], converted)
 
 
 def part_get_or_404(*, bvid: str, page: int, with_transcript: bool = False) -> VideoPart:

@@ -12,23 +12,19 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.forms.models import model_to_dict
 from django.test.utils import CaptureQueriesContext
 
-from chat.gate import AnswerOrder, _part_admitted, _part_get_or_404
+from chat.gate import AnswerOrder, _part_admitted
 from chat.models import Conversation, Message, QuotaReservation, UsageRecord
 from chat.retrieval import retrieve_chunks_by_vector
 from chat.services.conversations import answer_begin, answer_finish
 from chat.services.quotas import quota_release, quota_reserve
-from core.errors import AppError
 from tests.factories import ready_part
 from videos.embeddings import offline_embedding
 from videos.models import VideoPart
-from videos.selectors import part_get_or_404
 
 pytestmark = pytest.mark.django_db
 QUESTION = "红烧肉怎么做？"
-LARGE = ["transcript_cues", "danmaku"]  # left out of a part read for a generation
 
 
 @pytest.fixture
@@ -58,22 +54,6 @@ def test_admitting_an_ask_is_the_part_the_lock_and_the_reservation(alice: Any, p
 
     assert [statement.split()[0] for statement in statements] == ["SELECT", "SELECT", "WITH"], statements
     assert QuotaReservation.objects.filter(user=alice).count() == 1
-
-
-def test_the_gate_reads_the_part_as_the_selector_does(part: VideoPart) -> None:
-    read = _part_get_or_404(bvid=part.video.bvid, page=part.page)
-    selected = part_get_or_404(bvid=part.video.bvid, page=part.page)
-
-    assert read.get_deferred_fields() == selected.get_deferred_fields() == {"transcript_cues", "danmaku"}
-    assert model_to_dict(read, exclude=LARGE) == model_to_dict(selected, exclude=LARGE)
-    assert model_to_dict(read.video) == model_to_dict(selected.video)
-
-
-def test_the_gate_reports_a_missing_part_as_the_selector_does(part: VideoPart) -> None:
-    with pytest.raises(AppError) as raised:
-        _part_get_or_404(bvid=part.video.bvid, page=part.page + 1)
-
-    assert (raised.value.code, raised.value.details) == ("part_not_found", {"bvid": part.video.bvid, "page": 2})
 
 
 def test_reserving_a_request_is_the_lock_then_the_check_with_the_insert(alice: Any) -> None:
