@@ -30,7 +30,7 @@ from django.db import connection, transaction
 
 from chat.selectors import stored_cues
 from chat.vector_session import HNSW_EF_SEARCH, HNSW_ITERATIVE_SCAN
-from videos.embeddings import embed_question, embed_texts, embedding_space
+from videos.embeddings import embed_question, embedding_space
 from videos.models import Chunk, VideoPart
 from videos.search_text import search_query_terms
 from videos.types import Cue
@@ -119,7 +119,7 @@ async def retrieve_across_parts(
     grouped by part (parts by their best hit), in time order within a part."""
     if not part_ids or not question.strip() or k < 1:
         return []
-    (vector,) = await embed_texts([question])
+    vector = await embed_question(question)  # shares a request with questions asked at the same moment
     return await sync_to_async(retrieve_across_parts_by_vector)(
         part_ids=part_ids, question=question, vector=vector, k=k, neighbours=neighbours
     )

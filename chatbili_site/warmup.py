@@ -42,21 +42,6 @@ def _http_clients() -> None:
     tls_context()
     client = openai_client()  # builds the SDK's HTTP stack; the client is dropped
     client.chat.completions, client.embeddings  # the SDK imports these on first use (~170 ms)  # noqa: B018
-    _sdk_request_types()
-
-
-def _sdk_request_types() -> None:
-    """The SDK checks a request's parameters against their types, reading each type's hints once
-    per process (~2 ms for a chat request here): read those of the chat and embeddings requests."""
-    from openai._utils import maybe_transform
-    from openai.types import embedding_create_params
-    from openai.types.chat import completion_create_params
-
-    messages = [{"role": role, "content": "warm"} for role in ("system", "user", "assistant")]
-    chat = {"model": "m", "messages": messages, "stream": True, "stream_options": {"include_usage": True}}
-    maybe_transform(chat, completion_create_params.CompletionCreateParamsStreaming)
-    embeddings = {"model": "m", "input": ["warm"], "encoding_format": "float", "dimensions": 8}
-    maybe_transform(embeddings, embedding_create_params.EmbeddingCreateParams)
 
 
 def _database() -> None:
