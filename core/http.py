@@ -108,7 +108,7 @@ def shared_openai_client() -> openai.AsyncOpenAI:
 
     A server process answers many short calls on one loop: sharing a client keeps its connections
     to the endpoint open and skips building a client per call. A new loop (a task, a test) or
-    changed settings get a client of their own.
+    changed settings get a client of their own, closed when its loop ends (`_closed_with_loop`).
     """
     loop = asyncio.get_running_loop()
     key = (settings.OPENAI_BASE_URL, settings.OPENAI_API_KEY, settings.OUTBOUND_PROXY, settings.LLM_TIMEOUT_SECONDS)
@@ -116,7 +116,23 @@ def shared_openai_client() -> openai.AsyncOpenAI:
     client = clients.get(key)
     if client is None or client.is_closed():
         client = clients[key] = openai_client()
+        task = loop.create_task(_closed_with_loop(client), name="close the shared OpenAI client")
+        _client_closers.add(task)
+        task.add_done_callback(_client_closers.discard)
     return client
+
+
+_client_closers: set[asyncio.Task] = set()  # the loop keeps only weak references to its tasks
+
+
+async def _closed_with_loop(client: openai.AsyncOpenAI) -> None:
+    """Wait until cancelled, then close `client` and its kept-alive connections: asyncio.run (a
+    task's, a command's, asgiref's async_to_sync) cancels what is still pending before it closes the
+    loop. Without it each such loop left an unclosed client behind ("Unclosed connector" at exit)."""
+    try:
+        await asyncio.Future()
+    finally:
+        await client.close()
 
 
 def retry_after_seconds(headers: object) -> float | None:

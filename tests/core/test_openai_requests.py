@@ -86,3 +86,14 @@ async def test_idle_connections_are_kept_for_the_keepalive_time(endpoint: Record
         OPENAI_MAX_CONNECTIONS,
         OPENAI_KEEPALIVE_SECONDS,
     )
+
+
+def test_a_loop_s_shared_client_is_closed_when_the_loop_ends() -> None:
+    async def shared() -> openai.AsyncOpenAI:
+        client = shared_openai_client()
+        assert not client.is_closed()
+        return client
+
+    client = asyncio.run(shared())  # as a task, a command or async_to_sync runs its loop
+
+    assert client.is_closed()
