@@ -117,18 +117,6 @@ def _id_bound_content(response: Any, request_id: str) -> Any:
     return bound()
 
 
-# The frame counters by (direction, type), each looked up once: `labels()` costs more than the count itself,
-# paid on every token frame (issue 12). Bounded: the types are KNOWN_FRAME_TYPES and four more.
-_frame_counters: dict[tuple[str, str], Any] = {}
-
-
-def _count_frame(direction: str, frame_type: str) -> None:
-    counter = _frame_counters.get((direction, frame_type))
-    if counter is None:
-        counter = _frame_counters[direction, frame_type] = metrics.WS_FRAMES.labels(direction, frame_type)
-    counter.inc()
-
-
 def _frame_type(text: str | None) -> str:
     if not text:
         return "binary"
@@ -155,14 +143,14 @@ class WebsocketObservability:
         async def counted_receive() -> dict:
             message = await receive()
             if message["type"] == "websocket.receive":
-                _count_frame("in", _frame_type(message.get("text")))
+                metrics.websocket_frame("in", _frame_type(message.get("text")))
             return message
 
         async def counted_send(message: dict) -> None:
             nonlocal opened_at
             kind = message["type"]
             if kind == "websocket.send":  # the frequent one (a token frame) first
-                _count_frame("out", _frame_type(message.get("text")))
+                metrics.websocket_frame("out", _frame_type(message.get("text")))
             elif kind == "websocket.accept" and opened_at is None:
                 opened_at = time.monotonic()
                 metrics.websocket_opened(route)

@@ -116,8 +116,16 @@ def websocket_closed(route: str, seconds: float) -> None:
     WS_SECONDS.labels(route).observe(seconds)
 
 
+# The frame counters by (direction, type), each looked up once: `labels()` costs more than the count
+# itself, paid on every token frame (issue 12). Bounded: the callers' frame types are a fixed few.
+_frame_counters: dict[tuple[str, str], Any] = {}
+
+
 def websocket_frame(direction: str, frame_type: str) -> None:
-    WS_FRAMES.labels(direction, frame_type).inc()
+    counter = _frame_counters.get((direction, frame_type))
+    if counter is None:
+        counter = _frame_counters[direction, frame_type] = WS_FRAMES.labels(direction, frame_type)
+    counter.inc()
 
 
 class StreamTimer:
