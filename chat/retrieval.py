@@ -332,15 +332,15 @@ def hits_with_neighbours(*, part_id: int, hits: Sequence[FusedHit], neighbours: 
     return [_retrieved(row, by_id.get(row[0]), cues) for row in chunks]
 
 
-# The part's stored cues ([start_ms, end_ms, text] rows) that overlap one of the {spans} (rows with
-# start_ms and end_ms), in their order, picked by the database: a long video's whole transcript is
-# not read and parsed per ask.
+# The part's stored cues ([start_ms, end_ms, text] rows) that overlap one of the spans `near` (the
+# chunks read), with their positions, picked by the database: a long video's whole transcript is not
+# read and parsed per ask.
 _CUES_OVERLAPPING_SQL = f"""
 SELECT trunc((cue->>0)::numeric)::bigint, trunc((cue->>1)::numeric)::bigint, cue->>2, position
 FROM {VideoPart._meta.db_table} AS part
 CROSS JOIN LATERAL jsonb_array_elements(part.transcript_cues) WITH ORDINALITY AS cues (cue, position)
 WHERE part.id = %s AND jsonb_typeof(cue) = 'array' AND jsonb_array_length(cue) >= 3 AND EXISTS (
-    SELECT 1 FROM {{spans}}
+    SELECT 1 FROM near AS span
     WHERE (cue->>0)::numeric < span.end_ms AND (cue->>1)::numeric > span.start_ms
 )
 """  # noqa: S608 - names from the models; values are parameters
@@ -349,20 +349,11 @@ WHERE part.id = %s AND jsonb_typeof(cue) = 'array' AND jsonb_array_length(cue) >
 # start_ms, end_ms, text, None) in the transcript's order.
 _CONTEXT_SQL = f"""
 WITH near AS ({_NEIGHBOURS_SQL}),
-lines (start_ms, end_ms, text, position) AS ({_CUES_OVERLAPPING_SQL.format(spans="near AS span")})
+lines (start_ms, end_ms, text, position) AS ({_CUES_OVERLAPPING_SQL})
 SELECT 0 AS kind, id, ordinal, start_ms, end_ms, text, token_count FROM near
 UNION ALL SELECT 1, NULL, position, start_ms, end_ms, text, NULL FROM lines
 ORDER BY kind, ordinal
 """  # noqa: S608 - names from the models; values are parameters
-
-
-def cues_overlapping(part_id: int, spans: Sequence[tuple[int, int]]) -> list[tuple[int, int, str]]:
-    """The part's cue rows that overlap a span: all `cues_in_span` needs for those spans."""
-    if not spans:
-        return []
-    sql = _CUES_OVERLAPPING_SQL.format(spans="unnest(%s::bigint[], %s::bigint[]) AS span (start_ms, end_ms)")
-    rows = _rows(sql + " ORDER BY position", [part_id, [start for start, _ in spans], [end for _, end in spans]])
-    return [row[:3] for row in rows]
 
 
 def cues_in_span(cues: Sequence[Cue], start_ms: int, end_ms: int) -> tuple[Cue, ...]:

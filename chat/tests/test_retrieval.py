@@ -14,11 +14,14 @@ from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 
 from chat.retrieval import (
+    _CONTEXT_SQL,
     RRF_K,
+    FusedHit,
     RetrievedChunk,
+    _rows,
     cues_in_span,
-    cues_overlapping,
     fuse_rankings,
+    hits_with_neighbours,
     keyword_ranking,
     retrieve_chunks,
     retrieve_chunks_by_vector,
@@ -385,13 +388,13 @@ def test_the_vector_literal_gives_back_the_same_float32_numbers() -> None:
 @pytest.mark.django_db
 def test_the_cues_read_for_the_retrieved_chunks_are_those_the_whole_transcript_gives() -> None:
     part = async_to_sync(ready_part)(target_tokens=20)
-    chunks = list(Chunk.objects.filter(part=part).order_by("ordinal").values_list("start_ms", "end_ms"))
-    picked = chunks[1::3]
+    chunk_ids = list(Chunk.objects.filter(part=part).order_by("ordinal").values_list("pk", flat=True))
+    hits = [FusedHit(chunk_id, 1.0, 1, None) for chunk_id in chunk_ids[1::3]]
     whole = stored_cues(part.transcript_cues)
 
-    overlapping = stored_cues(cues_overlapping(part.pk, picked))
+    found = hits_with_neighbours(part_id=part.pk, hits=hits, neighbours=0)
 
-    assert len(picked) >= 2 and len(overlapping) < len(whole)
-    assert [cues_in_span(overlapping, start, end) for start, end in picked] == [
-        cues_in_span(whole, start, end) for start, end in picked
-    ]
+    ids = [hit.chunk_id for hit in hits]
+    cue_rows = [row for row in _rows(_CONTEXT_SQL, [part.pk, ids, part.pk, 0, 0, part.pk]) if row[0] == 1]
+    assert len(found) >= 2 and 0 < len(cue_rows) < len(whole)  # only the lines the chunks overlap are read
+    assert [chunk.cues for chunk in found] == [cues_in_span(whole, chunk.start_ms, chunk.end_ms) for chunk in found]
